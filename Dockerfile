@@ -1,0 +1,24 @@
+# videostudio: one image for the web server and the worker.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    VIDEOSTUDIO_DATA_DIR=/data \
+    VIDEOSTUDIO_STATIC_ROOT=/app/staticfiles
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY videostudio ./videostudio
+RUN pip install --no-cache-dir .
+COPY manage.py ./
+COPY templates ./templates
+COPY static ./static
+RUN SECRET_KEY=build-only python manage.py collectstatic --noinput --verbosity 0
+
+RUN useradd --create-home --uid 1000 studio && mkdir -p /data && chown studio /data
+USER studio
+VOLUME ["/data"]
+EXPOSE 8000
+
+# The web server; the worker runs the same image with: python manage.py qcluster
+CMD ["sh", "-c", "python manage.py migrate --noinput && exec gunicorn videostudio.wsgi:application --bind 0.0.0.0:8000 --workers 3 --threads 8 --worker-class gthread --timeout 150"]

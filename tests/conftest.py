@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractUser
+from PIL import Image
+
+from videostudio.provider.client import ProviderClient
+from videostudio.simulator.app import Simulator
+from videostudio.videos import connection
+
+
+class FakeClock:
+    """Seconds since the epoch that only move when a test says so."""
+
+    def __init__(self, start: float = 1_790_000_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture(autouse=True)
+def _isolated_media(settings: Any, tmp_path: Path) -> None:
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def simulator(clock: FakeClock, tmp_path: Path) -> Simulator:
+    return Simulator(
+        clock=clock, queue_seconds=2, render_seconds=10, cache_dir=tmp_path / "sim-cache", fps=4
+    )
+
+
+@pytest.fixture
+def client_for(tmp_path: Path) -> Any:
+    def make(simulator: Simulator, **kwargs: Any) -> ProviderClient:
+        return ProviderClient(
+            base_url="http://simulator.test/v1",
+            api_key="sk-test-not-a-real-key",
+            transport=simulator.transport(),
+            sleep=lambda seconds: None,
+            **kwargs,
+        )
+
+    return make
+
+
+@pytest.fixture
+def provider(simulator: Simulator, client_for: Any) -> Iterator[ProviderClient]:
+    """The app's provider client, talking to the simulator in-process."""
+    client = client_for(simulator)
+    connection._client = client
+    yield client
+    connection._client = None
+    client.close()
+
+
+def make_user(username: str, **extra: Any) -> AbstractUser:
+    user: AbstractUser = get_user_model().objects.create_user(
+        username=username, password="correct horse battery staple", **extra
+    )
+    return user
+
+
+@pytest.fixture
+def owner(db: None) -> AbstractUser:
+    return make_user("olivia")
+
+
+@pytest.fixture
+def teammate(db: None) -> AbstractUser:
+    return make_user("theo")
+
+
+@pytest.fixture
+def staff(db: None) -> AbstractUser:
+    return make_user("stella", is_staff=True)
+
+
+def png_bytes(size: tuple[int, int] = (64, 48), color: str = "orange", fmt: str = "PNG") -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, color).save(buffer, format=fmt)
+    return buffer.getvalue()

@@ -1,0 +1,275 @@
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
+
+from videostudio.provider.catalog import find_model
+from videostudio.provider.client import ProviderClient
+from videostudio.simulator.app import Simulator
+from videostudio.videos import services, tracking
+from videostudio.videos.models import Lease, Video
+
+from .conftest import FakeClock, png_bytes
+from .helpers import RecordingTransport
+
+pytestmark = pytest.mark.django_db
+
+SORA = find_model("Sora-2")
+assert SORA is not None
+
+
+def submit(owner: Any, client: ProviderClient, prompt: str = "a red fox in snow", **kw: Any) -> Video:
+    options: dict[str, Any] = {"seconds": 4, "size": "720x1280", "image": None}
+    options.update(kw)
+    return services.video_submit(owner=owner, spec=SORA, prompt=prompt, client=client, **options)
+
+
+def make_due() -> None:
+    Video.objects.exclude(next_poll_at=None).update(next_poll_at=timezone.now())
+
+
+def test_it_records_the_job_then_sends_it(owner: Any, provider: ProviderClient) -> None:
+    video = submit(owner, provider)
+    assert video.status == Video.Status.QUEUED
+    assert video.provider_id and video.provider_id.startswith("video_")
+    assert video.submitted_at is not None
+    assert video.next_poll_at is not None and video.next_poll_at > timezone.now()
+    assert video.lease_token is None
+
+
+def test_it_sends_the_reference_image_as_multipart(
+    owner: Any, simulator: Simulator, client_for: Any
+) -> None:
+    recorder = RecordingTransport(simulator.transport())
+    client = ProviderClient(
+        base_url="http://sim.test/v1", api_key="k", transport=recorder, sleep=lambda s: None
+    )
+    image = SimpleUploadedFile("ref.png", png_bytes((720, 1280)), content_type="image/png")
+    video = submit(owner, client, image=image)
+    assert video.status == Video.Status.QUEUED
+    create = recorder.requests[0]
+    assert create.headers["content-type"].startswith("multipart/form-data")
+    assert b'name="input_reference"' in create.content
+    assert video.reference_image and default_storage.exists(video.reference_image.name)
+
+
+def test_a_refused_job_is_kept_as_failed_with_a_message_about_the_team(
+    owner: Any, provider: ProviderClient
+) -> None:
+    with pytest.raises(services.SubmitFailed) as raised:
+        submit(owner, provider, prompt="a quiet lake [error:402]")
+    video = Video.objects.get()
+    assert video.status == Video.Status.FAILED
+    assert video.next_poll_at is None
+    assert "point" in raised.value.message.lower()
+    assert video.error_message == raised.value.message
+
+
+def test_a_rejected_key_is_reported_as_the_teams_problem(
+    owner: Any, provider: ProviderClient
+) -> None:
+    with pytest.raises(services.SubmitFailed) as raised:
+        submit(owner, provider, prompt="a quiet lake [error:401]")
+    assert "VIDEOSTUDIO_API_KEY" in raised.value.message or "admin" in raised.value.message
+
+
+def test_an_unreachable_provider_fails_the_job_saying_nothing_was_spent(owner: Any) -> None:
+    def refuse(request: Any) -> Any:
+        import httpx
+
+        raise httpx.ConnectError("connection refused", request=request)
+
+    import httpx
+
+    client = ProviderClient(
+        base_url="http://sim.test/v1",
+        api_key="k",
+        transport=httpx.MockTransport(refuse),
+        sleep=lambda s: None,
+    )
+    with pytest.raises(services.SubmitFailed) as raised:
+        submit(owner, client)
+    assert "no points were spent" in raised.value.message
+    assert Video.objects.get().status == Video.Status.FAILED
+
+
+def test_the_same_form_sent_twice_makes_one_job(owner: Any, provider: ProviderClient) -> None:
+    token = uuid.uuid4()
+    first = submit(owner, provider, token=token)
+    second = submit(owner, provider, token=token)
+    assert first.pk == second.pk
+    assert Video.objects.count() == 1
+
+
+def test_it_follows_a_job_to_completion_and_archives_every_file(
+    owner: Any, provider: ProviderClient, clock: FakeClock
+) -> None:
+    video = submit(owner, provider)
+    clock.advance(5)  # 2 s queued, then 3 of 10 s rendering
+    video = services.video_refresh(video=video, client=provider)
+    assert video.status == Video.Status.IN_PROGRESS
+    assert 10 <= video.progress < 100
+    assert video.next_poll_at is not None
+
+    clock.advance(10)
+    video = services.video_refresh(video=video, client=provider)
+    assert video.status == Video.Status.COMPLETED
+    assert video.progress == 100
+    assert video.is_archived
+    assert video.next_poll_at is None
+    assert video.expires_at is not None and video.completed_at is not None
+    for field in ("video_file", "thumbnail_file", "spritesheet_file"):
+        name = getattr(video, field).name
+        assert default_storage.exists(name)
+        assert default_storage.size(name) > 100
+    with default_storage.open(video.video_file.name) as fh:
+        assert fh.read(12)[4:8] == b"ftyp"
+
+
+def test_a_failed_generation_keeps_the_providers_message(
+    owner: Any, provider: ProviderClient, clock: FakeClock
+) -> None:
+    video = submit(owner, provider, prompt="a storm [fail]")
+    clock.advance(60)
+    video = services.video_refresh(video=video, client=provider)
+    assert video.status == Video.Status.FAILED
+    assert video.error_message
+    assert video.next_poll_at is None
+
+
+def test_a_provider_hiccup_while_polling_keeps_the_job_and_backs_off(
+    owner: Any, simulator: Simulator, provider: ProviderClient
+) -> None:
+    video = submit(owner, provider)
+    simulator.inject_error(500, count=20, path_contains="/videos/")
+    before = timezone.now()
+    video = services.video_refresh(video=video, client=provider)
+    assert video.status == Video.Status.QUEUED
+    assert video.poll_failures == 1
+    assert video.next_poll_at is not None and video.next_poll_at >= before + timedelta(seconds=9)
+
+
+def test_a_job_the_provider_forgot_is_failed_with_a_reason(owner: Any, provider: ProviderClient) -> None:
+    video = submit(owner, provider)
+    Video.objects.filter(pk=video.pk).update(provider_id="video_doesnotexist")
+    video.refresh_from_db()
+    video = services.video_refresh(video=video, client=provider)
+    assert video.status == Video.Status.FAILED
+    assert video.error_code == "not_found"
+
+
+def test_archiving_is_retried_with_backoff_then_given_up_loudly(
+    owner: Any, simulator: Simulator, provider: ProviderClient, clock: FakeClock
+) -> None:
+    video = submit(owner, provider)
+    clock.advance(30)
+    simulator.inject_error(500, count=1000, path_contains="/content")
+    for attempt in range(1, services.MAX_ARCHIVE_ATTEMPTS + 1):
+        video = services.video_refresh(video=video, client=provider)
+        assert video.status == Video.Status.COMPLETED
+        assert video.archive_attempts == attempt
+        assert video.archive_error
+        assert not video.is_archived
+    assert video.next_poll_at is None
+    assert video.display_status == "Not saved"
+
+
+def test_a_send_interrupted_by_a_crash_is_marked_as_uncertain_not_resent(
+    owner: Any, provider: ProviderClient
+) -> None:
+    past = timezone.now() - timedelta(minutes=10)
+    video = Video.objects.create(
+        owner=owner,
+        model="Sora-2",
+        prompt="x",
+        seconds=4,
+        size="720x1280",
+        status=Video.Status.SUBMITTING,
+        lease_token=uuid.uuid4(),
+        lease_until=past,
+        next_poll_at=past,
+    )
+    report = tracking.videos_sweep(client=provider, seconds=0)
+    video.refresh_from_db()
+    assert report.refreshed == 1
+    assert video.status == Video.Status.FAILED
+    assert video.error_code == "outcome_unknown"
+
+
+def test_the_sweep_polls_due_jobs_at_once_with_one_client(
+    owner: Any, simulator: Simulator, clock: FakeClock
+) -> None:
+    recorder = RecordingTransport(simulator.transport(), delay=0.05)
+    client = ProviderClient(
+        base_url="http://sim.test/v1", api_key="k", transport=recorder, sleep=lambda s: None
+    )
+    videos = [submit(owner, client, prompt=f"scene {i}") for i in range(6)]
+    clock.advance(30)
+    make_due()
+    report = tracking.videos_sweep(client=client, seconds=0, concurrency=4)
+    assert report.ran and report.refreshed == 6
+    assert recorder.peak > 1  # polled concurrently
+    for video in videos:
+        video.refresh_from_db()
+        assert video.is_archived
+    assert tracking.videos_in_flight() == 0
+
+
+def test_the_sweep_keeps_going_until_nothing_is_in_flight(
+    owner: Any, provider: ProviderClient, clock: FakeClock
+) -> None:
+    video = submit(owner, provider)
+    naps: list[float] = []
+
+    def nap(seconds: float) -> None:
+        naps.append(seconds)
+        clock.advance(4)
+        make_due()
+
+    report = tracking.videos_sweep(client=provider, seconds=60, sleep=nap)
+    video.refresh_from_db()
+    assert video.is_archived
+    assert report.passes >= 3
+    assert all(0 < n <= 1.0 for n in naps)
+    assert Lease.objects.get(name=tracking.SWEEP_LEASE).token is None
+
+
+def test_only_one_sweep_runs_at_a_time(owner: Any, provider: ProviderClient) -> None:
+    assert tracking.lease_acquire(tracking.SWEEP_LEASE, uuid.uuid4(), timedelta(minutes=1))
+    report = tracking.videos_sweep(client=provider, seconds=0)
+    assert not report.ran
+    assert str(report) == "another sweep is running"
+
+
+def test_a_sweep_out_of_time_hands_over_to_the_next(owner: Any, provider: ProviderClient) -> None:
+    submit(owner, provider)
+    handed: list[bool] = []
+    report = tracking.videos_sweep(client=provider, seconds=0, handover=lambda: handed.append(True))
+    assert handed == [True] and report.handed_over
+
+
+def test_no_two_claims_get_the_same_job(owner: Any, provider: ProviderClient) -> None:
+    for i in range(5):
+        submit(owner, provider, prompt=f"p{i}")
+    make_due()
+    now = timezone.now()
+    first = tracking.videos_claim_due(now=now, limit=3)
+    second = tracking.videos_claim_due(now=now, limit=10)
+    assert len(first) == 3 and len(second) == 2
+    assert not {v.pk for v in first} & {v.pk for v in second}
+
+
+def test_polling_slows_down_to_stay_inside_the_teams_budget(owner: Any, settings: Any) -> None:
+    settings.VIDEOSTUDIO_POLLS_PER_MINUTE = 60
+    now = timezone.now()
+    video = Video(owner=owner, created_at=now, submitted_at=now, status=Video.Status.QUEUED)
+    assert services.poll_interval(video, now=now, in_flight=1) == 2.0
+    assert services.poll_interval(video, now=now, in_flight=30) == 30.0
+    old = now + timedelta(minutes=20)
+    assert services.poll_interval(video, now=old, in_flight=1) == 15.0

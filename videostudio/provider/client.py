@@ -1,0 +1,376 @@
+"""One client for the provider's Videos and Usage APIs.
+
+Every call goes through `_call`, which owns the two rules that cost money when
+broken: a create (or remix, or extension) is only sent again when it certainly
+never reached the provider, and a 429 closes the gate for every thread sharing
+this client until Retry-After has passed.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import random as _random
+import re
+import secrets
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import httpx
+
+from videostudio.provider.errors import (
+    ConnectionLost,
+    DownloadIncomplete,
+    ProtocolError,
+    ProviderError,
+    ProviderTimeout,
+    ProviderUnreachable,
+    RateLimited,
+    error_from_response,
+)
+from videostudio.provider.ratelimit import LocalRateGate, RateGate
+from videostudio.provider.types import Download, HistoryPage, RemoteModel, RemoteVideo
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# However long a provider asks us to wait, a worker should come back within a minute.
+MAX_RETRY_AFTER = 60.0
+_CHUNK = 1 << 20
+_IMAGE_MODES = ("multipart", "json")
+
+
+class ProviderClient:
+    """Thread-safe: one instance (one connection pool) serves a whole worker process."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        api_key: str,
+        transport: httpx.BaseTransport | None = None,
+        timeout: float = 30.0,
+        max_retries: int = 3,
+        backoff_base: float = 0.25,
+        backoff_cap: float = 8.0,
+        sleep: Callable[[float], None] = time.sleep,
+        random: Callable[[], float] = _random.random,
+        clock: Callable[[], float] = time.monotonic,
+        usage_base_url: str | None = None,
+        user_agent: str = "videostudio/0.1",
+        gate: RateGate | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        # Poe serves usage beside /v1, not under it: https://api.poe.com/usage/...
+        self.usage_base_url = (usage_base_url or re.sub(r"/v1$", "", self.base_url)).rstrip("/")
+        self._max_retries = max(0, max_retries)
+        self._backoff_base = backoff_base
+        self._backoff_cap = backoff_cap
+        self._sleep = sleep
+        self._random = random
+        self._clock = clock
+        self._gate: RateGate = gate or LocalRateGate(clock=clock, sleep=sleep)
+        headers = {"User-Agent": user_agent}
+        if api_key:
+            headers["Authorization"] = f"Bearer {api_key}"
+        self._http = httpx.Client(
+            base_url=self.base_url + "/",
+            headers=headers,
+            transport=transport,
+            # A dead host should fail fast; a slow answer may legitimately take a while.
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+        )
+
+    def __repr__(self) -> str:
+        return f"ProviderClient(base_url={self.base_url!r})"
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> ProviderClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # --- Videos ---------------------------------------------------------------
+
+    def create_video(
+        self,
+        *,
+        model: str,
+        prompt: str,
+        seconds: int | None = None,
+        size: str | None = None,
+        image: tuple[str, bytes, str] | None = None,
+        image_mode: str = "multipart",
+    ) -> RemoteVideo:
+        """Submit a new video. `image` is (filename, bytes, content_type)."""
+        if image_mode not in _IMAGE_MODES:
+            raise ValueError(f"image_mode must be one of {_IMAGE_MODES}, not {image_mode!r}")
+        fields: dict[str, Any] = {"model": model, "prompt": prompt}
+        if seconds is not None:
+            fields["seconds"] = int(seconds)
+        if size:
+            fields["size"] = size
+        request: dict[str, Any]
+        if image is not None and image_mode == "multipart":
+            # Form fields are text; relays document `seconds` as an enum of strings.
+            form = {key: str(value) for key, value in fields.items()}
+            request = {"data": form, "files": {"input_reference": image}}
+        else:
+            if image is not None:
+                fields["input_image"] = base64.b64encode(image[1]).decode("ascii")
+            request = {"json": fields}
+        return self._call("POST", "videos", _video, idempotent=False, **request)
+
+    def retrieve_video(self, video_id: str) -> RemoteVideo:
+        return self._call("GET", f"videos/{_segment(video_id)}", _video, idempotent=True)
+
+    def remix_video(self, video_id: str, *, prompt: str) -> RemoteVideo:
+        path = f"videos/{_segment(video_id)}/remix"
+        return self._call("POST", path, _video, idempotent=False, json={"prompt": prompt})
+
+    def extend_video(
+        self, video_id: str, *, prompt: str, seconds: int | None = None
+    ) -> RemoteVideo:
+        body: dict[str, Any] = {"video": {"id": video_id}, "prompt": prompt}
+        if seconds is not None:
+            body["seconds"] = int(seconds)
+        return self._call("POST", "videos/extensions", _video, idempotent=False, json=body)
+
+    def download_content(
+        self, video_id: str, dest: Path, *, variant: str | None = None
+    ) -> Download:
+        """Stream the video (or its `thumbnail` / `spritesheet`) into `dest`, atomically.
+
+        `dest` either holds the complete file afterwards or is left as it was.
+        """
+        target = Path(dest)
+        return self._call(
+            "GET",
+            f"videos/{_segment(video_id)}/content",
+            lambda response: _save(response, target),
+            idempotent=True,
+            params={"variant": variant} if variant else None,
+            # Relays may hand the bytes off to storage; httpx drops the key on a cross-origin hop.
+            follow_redirects=True,
+        )
+
+    # --- Models and usage -----------------------------------------------------
+
+    def list_models(self) -> list[RemoteModel]:
+        return self._call("GET", "models", _models, idempotent=True)
+
+    def current_balance(self) -> int:
+        url = f"{self.usage_base_url}/usage/current_balance"
+        return self._call("GET", url, _balance, idempotent=True)
+
+    def points_history(self, *, limit: int = 100, starting_after: str | None = None) -> HistoryPage:
+        """One page of point spending, newest first; pass `page.last_query_id` for the next."""
+        params: dict[str, str | int] = {"limit": min(100, max(1, limit))}
+        if starting_after:
+            params["starting_after"] = starting_after
+        url = f"{self.usage_base_url}/usage/points_history"
+        return self._call(
+            "GET",
+            url,
+            lambda response: HistoryPage.from_json(_json_object(response)),
+            idempotent=True,
+            params=params,
+        )
+
+    # --- The one way out --------------------------------------------------------
+
+    def _call(
+        self,
+        method: str,
+        url: str,
+        handle: Callable[[httpx.Response], T],
+        *,
+        idempotent: bool,
+        **request: Any,
+    ) -> T:
+        attempt = 0
+        while True:
+            self._gate.wait()
+            try:
+                return self._attempt(method, url, handle, request)
+            except ProviderError as error:
+                refused = error.status is not None and 400 <= error.status < 500
+                if not idempotent and not refused and not isinstance(error, ProviderUnreachable):
+                    # It may have been created and billed: the caller must look before resending.
+                    error.outcome_unknown = True
+                retry = error.transient and not error.outcome_unknown
+                retry = retry and attempt < self._max_retries
+                if isinstance(error, RateLimited):
+                    # Close the gate even when giving up: the other threads must wait too.
+                    pause = self._delay(error, attempt)
+                    self._gate.block_until(self._clock() + pause)
+                    logger.warning("provider rate limit: pausing calls for %.1f s", pause)
+                elif retry:
+                    self._sleep(self._delay(error, attempt))
+                if not retry:
+                    raise
+                logger.info("retrying %s %s after %s (attempt %d)", method, url, error, attempt + 1)
+                attempt += 1
+
+    def _delay(self, error: ProviderError, attempt: int) -> float:
+        if error.retry_after is not None:
+            return min(error.retry_after, MAX_RETRY_AFTER)
+        # Full jitter: threads that failed together must not come back together.
+        return self._random() * min(self._backoff_cap, self._backoff_base * 2**attempt)
+
+    def _attempt(
+        self,
+        method: str,
+        url: str,
+        handle: Callable[[httpx.Response], T],
+        request: dict[str, Any],
+    ) -> T:
+        started = self._clock()
+        outcome: int | str = "failed"
+        try:
+            with self._http.stream(method, url, **request) as response:
+                outcome = response.status_code
+                if not response.is_success:
+                    response.read()
+                    raise error_from_response(response)
+                return handle(response)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            outcome = type(exc).__name__
+            raise ProviderUnreachable(_describe(exc)) from exc
+        except httpx.TimeoutException as exc:
+            outcome = type(exc).__name__
+            raise ProviderTimeout(_describe(exc)) from exc
+        except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+            outcome = type(exc).__name__
+            raise ConnectionLost(_describe(exc)) from exc
+        except httpx.HTTPError as exc:
+            outcome = type(exc).__name__
+            raise ProviderError(_describe(exc)) from exc
+        finally:
+            elapsed = (self._clock() - started) * 1000
+            path = self._http.base_url.join(url).path
+            logger.debug("%s %s -> %s in %.0f ms", method, path, outcome, elapsed)
+
+
+def _describe(exc: Exception) -> str:
+    # httpx's own messages name the failure, never the request headers.
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _segment(value: str) -> str:
+    if not value:
+        raise ValueError("a video id is required")
+    return quote(value, safe="")
+
+
+def _json_object(response: httpx.Response) -> dict[str, Any]:
+    response.read()
+    try:
+        data = json.loads(response.content)
+    except ValueError as exc:
+        snippet = response.content[:200].decode("utf-8", errors="replace")
+        raise ProtocolError(f"expected JSON, got {snippet!r}", status=response.status_code) from exc
+    if not isinstance(data, dict):
+        raise ProtocolError(
+            f"expected a JSON object, got {type(data).__name__}", status=response.status_code
+        )
+    return data
+
+
+def _video(response: httpx.Response) -> RemoteVideo:
+    return RemoteVideo.from_json(_json_object(response))
+
+
+def _models(response: httpx.Response) -> list[RemoteModel]:
+    items = _json_object(response).get("data")
+    if not isinstance(items, list):
+        raise ProtocolError("the model list has no data array", status=response.status_code)
+    models = []
+    for item in items:
+        try:
+            models.append(RemoteModel.from_json(item))
+        except ProtocolError:
+            # One odd entry among hundreds must not stop a catalog sync.
+            logger.debug("skipping a model entry without an id")
+    return models
+
+
+def _balance(response: httpx.Response) -> int:
+    value = _json_object(response).get("current_point_balance")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ProtocolError("the balance has no current_point_balance", status=response.status_code)
+    return int(value)
+
+
+def _save(response: httpx.Response, dest: Path) -> Download:
+    expected = _content_length(response)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    # Beside dest, so os.replace is a rename on one filesystem; O_EXCL with the umask's mode.
+    tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(6)}.part")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        size = 0
+        with os.fdopen(fd, "wb") as out:
+            try:
+                for chunk in response.iter_bytes(_CHUNK):
+                    out.write(chunk)
+                    size += len(chunk)
+            except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
+                raise DownloadIncomplete(
+                    f"the connection broke after {response.num_bytes_downloaded} bytes: {exc}",
+                    status=response.status_code,
+                ) from exc
+            out.flush()
+            os.fsync(out.fileno())
+        # Content-Length counts wire bytes, which differ from `size` when the body is
+        # compressed. A body that was already in memory (a mock transport) counted none.
+        received = response.num_bytes_downloaded or size
+        if expected is not None and received < expected:
+            raise DownloadIncomplete(
+                f"received {received} of {expected} bytes", status=response.status_code
+            )
+        if size == 0:
+            raise DownloadIncomplete("the provider sent an empty file", status=response.status_code)
+        os.replace(tmp, dest)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_directory(dest.parent)
+    content_type = response.headers.get("content-type", "application/octet-stream")
+    return Download(path=dest, size=size, content_type=content_type.split(";")[0].strip().lower())
+
+
+def _content_length(response: httpx.Response) -> int | None:
+    try:
+        return int(response.headers["content-length"])
+    except (KeyError, ValueError):
+        return None
+
+
+def _fsync_directory(directory: Path) -> None:
+    # Makes the rename itself durable; not every platform lets a directory be opened.
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

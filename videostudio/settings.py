@@ -1,0 +1,205 @@
+"""videostudio settings: every knob comes from the environment, with embedded defaults.
+
+With nothing set, the app runs on SQLite under ./var with the built-in simulator
+as its provider (demo mode). README.md lists every variable.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dj_database_url
+
+from videostudio.env import (
+    env_bool,
+    env_float,
+    env_int,
+    env_list,
+    env_str,
+    local_secret,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DATA_DIR = Path(env_str("VIDEOSTUDIO_DATA_DIR", str(BASE_DIR / "var"))).resolve()
+
+DEBUG = env_bool("DEBUG", False)
+SECRET_KEY = env_str("SECRET_KEY") or local_secret(DATA_DIR / "secret_key")
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_HTTPS_PROXY", False) else None
+)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "template_partials",
+    "django_q",
+    "videostudio.videos",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "videostudio.urls"
+WSGI_APPLICATION = "videostudio.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "videostudio.videos.context_processors.studio",
+            ],
+        },
+    },
+]
+
+# --- Database -----------------------------------------------------------------
+DATABASE_URL = env_str("DATABASE_URL")
+if DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+else:
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": DATA_DIR / "db.sqlite3",
+            "OPTIONS": {
+                # IMMEDIATE: a writer takes the lock when its transaction starts,
+                # so concurrent writers queue on busy_timeout instead of failing.
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+                "init_command": (
+                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=20000;"
+                ),
+            },
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache (shared across processes only with Redis) --------------------------------
+REDIS_URL = env_str("REDIS_URL")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "videostudio",
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- Auth -----------------------------------------------------------------------
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "videos:list"
+LOGOUT_REDIRECT_URL = "login"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env_str("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+# --- Static and media -------------------------------------------------------------
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = Path(env_str("VIDEOSTUDIO_STATIC_ROOT", str(DATA_DIR / "staticfiles")))
+MEDIA_ROOT = Path(env_str("VIDEOSTUDIO_MEDIA_ROOT", str(DATA_DIR / "media")))
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+# Hashed, compressed, cacheable names once collectstatic has run (make run, the
+# Dockerfile); plain names before that (tests, a bare checkout).
+_COLLECTED = (STATIC_ROOT / "staticfiles.json").exists()
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if _COLLECTED and not DEBUG
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
+# Serve files straight from STATICFILES_DIRS when collectstatic has not run (tests, DEBUG).
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_MANIFEST_STRICT = False
+MAX_UPLOAD_MB = env_int("VIDEOSTUDIO_MAX_UPLOAD_MB", 10, minimum=1)
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+
+# --- Provider ---------------------------------------------------------------------
+VIDEOSTUDIO_API_KEY = env_str("VIDEOSTUDIO_API_KEY") or env_str("POE_API_KEY")
+VIDEOSTUDIO_API_BASE = env_str("VIDEOSTUDIO_API_BASE", "https://api.poe.com/v1").rstrip("/")
+# Without a key, the built-in simulator answers in-process: demo mode.
+VIDEOSTUDIO_DEMO = not VIDEOSTUDIO_API_KEY
+VIDEOSTUDIO_PROVIDER_TIMEOUT = env_float("VIDEOSTUDIO_PROVIDER_TIMEOUT", 30.0, minimum=1)
+VIDEOSTUDIO_PROVIDER_RETRIES = env_int("VIDEOSTUDIO_PROVIDER_RETRIES", 3, minimum=0)
+VIDEOSTUDIO_SIMULATOR_QUEUE_SECONDS = env_float(
+    "VIDEOSTUDIO_SIMULATOR_QUEUE_SECONDS", 2.0, minimum=0
+)
+VIDEOSTUDIO_SIMULATOR_RENDER_SECONDS = env_float(
+    "VIDEOSTUDIO_SIMULATOR_RENDER_SECONDS", 20.0, minimum=0
+)
+
+# --- Jobs ---------------------------------------------------------------------------
+VIDEOSTUDIO_MAX_PROMPT_CHARS = env_int("VIDEOSTUDIO_MAX_PROMPT_CHARS", 4000, minimum=1)
+# How often the browser asks for progress (one request per page, however many cards).
+VIDEOSTUDIO_PAGE_POLL_SECONDS = env_float("VIDEOSTUDIO_PAGE_POLL_SECONDS", 2.0, minimum=0.5)
+# How long one sweep task keeps polling before handing over to the next one.
+VIDEOSTUDIO_SWEEP_SECONDS = env_float("VIDEOSTUDIO_SWEEP_SECONDS", 50.0, minimum=1)
+# How many provider calls one sweep makes at once (one pooled HTTP client).
+VIDEOSTUDIO_SWEEP_CONCURRENCY = env_int("VIDEOSTUDIO_SWEEP_CONCURRENCY", 8, minimum=1)
+
+# The share of the key's request budget (about 500/min for the whole team) that
+# status polling may use; the rest is left for submissions and downloads.
+VIDEOSTUDIO_POLLS_PER_MINUTE = env_int("VIDEOSTUDIO_POLLS_PER_MINUTE", 240, minimum=1)
+
+Q_CLUSTER = {
+    "name": "videostudio",
+    "orm": "default",
+    "workers": env_int("VIDEOSTUDIO_WORKERS", 2, minimum=1),
+    "timeout": int(VIDEOSTUDIO_SWEEP_SECONDS) + 120,
+    "retry": int(VIDEOSTUDIO_SWEEP_SECONDS) + 180,
+    "max_attempts": 1,
+    "catch_up": False,
+    "save_limit": 200,
+    "ack_failures": True,
+    "poll": 0.5,
+    "label": "Tasks",
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
+}

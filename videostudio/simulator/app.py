@@ -1,0 +1,393 @@
+"""The simulator: a WSGI app that speaks Poe's Videos API (and its OpenAI dialect).
+
+Jobs live in their ids (see `jobs.py`) and their status follows the clock, so any
+number of `Simulator` instances, in any number of processes, agree about a job.
+Only the point balance and history are per-instance memory (see `ledger.py`).
+
+Prompt markers, for demos and tests: `[fail]` makes the job fail when it would
+have completed; `[error:NNN]` answers HTTP NNN at once instead of creating a job.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from PIL import Image, UnidentifiedImageError
+
+from videostudio.simulator import catalog, jobs
+from videostudio.simulator.ledger import Ledger, UnknownCursor
+from videostudio.simulator.media import VARIANTS, Look, MediaCache
+from videostudio.simulator.web import (
+    ApiError,
+    Request,
+    Response,
+    error_response,
+    file_response,
+    json_response,
+)
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Request, dict[str, str]], Response]
+StartResponse = Callable[..., Any]
+
+_ERROR_MARKER = re.compile(r"\[error:(\d{3})\]", re.IGNORECASE)
+_FAIL_MARKER = "[fail]"
+_SIZE = re.compile(r"^(\d{2,5})x(\d{2,5})$")
+_DIALECTS = ("poe", "openai")
+_MARKER_MESSAGES = {
+    400: "Invalid request",
+    401: "Invalid API key",
+    402: "Insufficient points: your point balance is zero",
+    404: "Not found",
+    429: "Rate limit exceeded",
+    500: "The provider failed to process the request",
+}
+
+
+@dataclass
+class _Injection:
+    status: int
+    remaining: int
+    path_contains: str
+    retry_after: str | None
+
+
+class Simulator:
+    """A fake Videos API provider, callable as a WSGI application."""
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.time,
+        queue_seconds: float = 2.0,
+        render_seconds: float = 20.0,
+        expire_seconds: float = 3600.0,
+        api_key: str | None = None,
+        dialect: str = "poe",
+        cache_dir: Path | None = None,
+        fps: int = 12,
+        starting_balance: int = 1_000_000,
+    ) -> None:
+        if dialect not in _DIALECTS:
+            raise ValueError(f"dialect must be one of {_DIALECTS}, not {dialect!r}")
+        if fps < 1:
+            raise ValueError("fps must be at least 1")
+        self.clock = clock
+        self.queue_seconds = queue_seconds
+        self.render_seconds = render_seconds
+        self.expire_seconds = expire_seconds
+        self.api_key = api_key
+        self.dialect = dialect
+        self.fps = fps
+        self.media = MediaCache(Path(cache_dir) if cache_dir is not None else None)
+        self.ledger = Ledger(balance=starting_balance, clock=clock)
+        self._injections: list[_Injection] = []
+        self._injections_lock = threading.Lock()
+        # (pattern, {method: handler}); the first pattern that matches the path wins.
+        self._routes: list[tuple[re.Pattern[str], dict[str, Handler]]] = [
+            (re.compile(r"^/v1/videos$"), {"POST": self._create}),
+            (re.compile(r"^/v1/videos/extensions$"), {"POST": self._extend}),
+            (re.compile(r"^/v1/videos/(?P<id>[^/]+)$"), {"GET": self._retrieve}),
+            (re.compile(r"^/v1/videos/(?P<id>[^/]+)/content$"), {"GET": self._content}),
+            (re.compile(r"^/v1/videos/(?P<id>[^/]+)/remix$"), {"POST": self._remix}),
+            (re.compile(r"^/v1/models$"), {"GET": self._models}),
+            (re.compile(r"^(/v1)?/usage/current_balance$"), {"GET": self._balance}),
+            (re.compile(r"^(/v1)?/usage/points_history$"), {"GET": self._history}),
+        ]
+
+    # ----- public helpers -------------------------------------------------------
+    def transport(self) -> httpx.WSGITransport:
+        """An httpx transport that calls this app in-process (no sockets)."""
+        return httpx.WSGITransport(app=self)
+
+    def inject_error(
+        self,
+        status: int,
+        *,
+        count: int = 1,
+        path_contains: str = "",
+        retry_after: str | None = None,
+    ) -> None:
+        """Answer the next `count` requests whose path contains `path_contains` with `status`."""
+        with self._injections_lock:
+            self._injections.append(_Injection(status, count, path_contains, retry_after))
+
+    # ----- WSGI -----------------------------------------------------------------
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        try:
+            response = self._dispatch(Request.from_environ(environ))
+        except ApiError as error:
+            response = error_response(error)
+        except Exception:  # never a traceback page: clients must see the envelope
+            log.exception("simulator: unexpected error")
+            response = error_response(ApiError(500, "Internal error in the simulator"))
+        start_response(response.status_line, response.headers)
+        return response.body
+
+    def _dispatch(self, request: Request) -> Response:
+        self._maybe_inject(request.path)
+        self._authenticate(request)
+        for pattern, methods in self._routes:
+            match = pattern.match(request.path)
+            if match is None:
+                continue
+            handler = methods.get(request.method)
+            if handler is None:
+                allowed = ", ".join(sorted(methods))
+                raise ApiError(
+                    405,
+                    f"Method {request.method} is not allowed on {request.path}",
+                    headers=[("Allow", allowed)],
+                )
+            params = {k: v for k, v in match.groupdict().items() if v is not None}
+            return handler(request, params)
+        raise ApiError(404, f"No such endpoint: {request.path}")
+
+    def _maybe_inject(self, path: str) -> None:
+        hit: _Injection | None = None
+        with self._injections_lock:
+            for injection in self._injections:
+                if injection.path_contains in path:
+                    hit = injection
+                    break
+            if hit is not None:
+                hit.remaining -= 1
+                if hit.remaining <= 0:
+                    self._injections.remove(hit)
+        if hit is not None:
+            raise ApiError(
+                hit.status, f"Simulated error {hit.status} (injected)", retry_after=hit.retry_after
+            )
+
+    def _authenticate(self, request: Request) -> None:
+        header = request.header("Authorization") or ""
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise ApiError(401, "Missing API key: send Authorization: Bearer <key>")
+        if self.api_key is not None and token.strip() != self.api_key:
+            raise ApiError(401, "Invalid API key")
+
+    # ----- videos ---------------------------------------------------------------
+    def _create(self, request: Request, params: dict[str, str]) -> Response:
+        fields, files = request.fields()
+        prompt = _prompt(fields)
+        name = fields.get("model")
+        if not isinstance(name, str) or not name.strip():
+            raise ApiError(400, "model is required")
+        model = catalog.find_model(name)
+        if model is None:
+            raise ApiError(400, f"Unknown model {name!r}")
+        seconds = _seconds(fields.get("seconds"), model)
+        size = _size(fields.get("size"), model)
+        image = files.get("input_reference")
+        if image is None and fields.get("input_image"):
+            image = _base64_image(fields["input_image"])
+        tint = _image_tint(image) if image is not None else None
+        job = self._new_job(prompt, model=model, size=size, seconds=seconds, tint=tint)
+        return self._charge_and_answer(job)
+
+    def _retrieve(self, request: Request, params: dict[str, str]) -> Response:
+        job = self._job(params["id"])
+        return json_response(200, jobs.video_object(job, self.clock(), self.dialect))
+
+    def _content(self, request: Request, params: dict[str, str]) -> Response:
+        job = self._job(params["id"])
+        variant = request.query.get("variant") or "video"
+        if variant not in VARIANTS:
+            raise ApiError(400, f"Unknown variant {variant!r}: use thumbnail or spritesheet")
+        now = self.clock()
+        snap = job.state(now)
+        if snap.status == jobs.FAILED:
+            raise ApiError(404, "This video failed: it has no content")
+        if snap.status != jobs.COMPLETED:
+            raise ApiError(400, f"Video is not ready yet (status: {snap.status})")
+        if snap.expired(now):
+            raise ApiError(404, "The content of this video has expired")
+        path, content_type = self.media.get(job.id, variant, self._look(job))
+        return file_response(path, content_type)
+
+    def _remix(self, request: Request, params: dict[str, str]) -> Response:
+        source = self._job(params["id"])
+        fields, _ = request.fields()
+        prompt = _prompt(fields)
+        if not source.model.remix:
+            raise ApiError(400, f"{source.model.name} does not support remix")
+        if source.state(self.clock()).status == jobs.FAILED:
+            raise ApiError(400, "Cannot remix a video that failed")
+        template = self._new_job(prompt, model=source.model, size=source.size, seconds=0)
+        return self._charge_and_answer(jobs.remix_of(source, template))
+
+    def _extend(self, request: Request, params: dict[str, str]) -> Response:
+        fields, _ = request.fields()
+        ref = fields.get("video")
+        source_id = ref.get("id") if isinstance(ref, dict) else ref
+        if not isinstance(source_id, str) or not source_id:
+            raise ApiError(400, 'video is required: {"video": {"id": "video_..."}}')
+        source = self._job(source_id)
+        prompt = _prompt(fields)
+        if not source.model.extend:
+            raise ApiError(400, f"{source.model.name} does not support extensions")
+        status = source.state(self.clock()).status
+        if status != jobs.COMPLETED:
+            raise ApiError(400, f"The source video must be completed (status: {status})")
+        extra = _seconds(fields.get("seconds"), source.model)
+        total = source.seconds + extra
+        if total > catalog.MAX_LINEAGE_SECONDS:
+            raise ApiError(
+                400,
+                f"An extended video may total at most {catalog.MAX_LINEAGE_SECONDS} seconds "
+                f"({source.seconds} + {extra} = {total})",
+            )
+        template = self._new_job(prompt, model=source.model, size=source.size, seconds=0)
+        return self._charge_and_answer(jobs.extension_of(source, template, extra))
+
+    def _new_job(
+        self,
+        prompt: str,
+        *,
+        model: catalog.SimModel,
+        size: str,
+        seconds: int,
+        tint: int | None = None,
+    ) -> jobs.Job:
+        return jobs.new_job(
+            now=self.clock(),
+            queue_seconds=self.queue_seconds,
+            render_seconds=self.render_seconds,
+            expire_seconds=self.expire_seconds,
+            model=model,
+            size=size,
+            seconds=seconds,
+            prompt=prompt,
+            fail=_FAIL_MARKER in prompt.lower(),
+            tint=tint,
+        )
+
+    def _charge_and_answer(self, job: jobs.Job) -> Response:
+        if not self.ledger.charge(job.model.name, job.cost_points):
+            raise ApiError(402, "Insufficient points: your point balance is too low")
+        return json_response(200, jobs.video_object(job, self.clock(), self.dialect))
+
+    def _job(self, video_id: str) -> jobs.Job:
+        job = jobs.decode_id(video_id)
+        if job is None:
+            raise ApiError(404, f"No video found with id {video_id!r}")
+        return job
+
+    def _look(self, job: jobs.Job) -> Look:
+        width, height = (int(n) for n in job.size.split("x"))
+        title = job.model.name + {"remix": " remix", "extension": " extended"}.get(job.kind, "")
+        return Look(
+            width=width,
+            height=height,
+            seconds=job.seconds,
+            fps=self.fps,
+            seed=job.seed,
+            layout_seed=job.layout_seed,
+            variant=job.variant,
+            tint=job.tint,
+            title=title,
+            base_seed=job.base_seed if job.kind == "extension" else None,
+            base_variant=job.base_variant,
+            split_at=job.split_at,
+        )
+
+    # ----- catalog and usage ----------------------------------------------------
+    def _models(self, request: Request, params: dict[str, str]) -> Response:
+        return json_response(200, catalog.models_payload())
+
+    def _balance(self, request: Request, params: dict[str, str]) -> Response:
+        return json_response(200, {"current_point_balance": self.ledger.balance})
+
+    def _history(self, request: Request, params: dict[str, str]) -> Response:
+        raw_limit = request.query.get("limit") or "20"
+        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 100:
+            raise ApiError(400, "limit must be an integer from 1 to 100")
+        cursor = request.query.get("starting_after") or None
+        try:
+            page = self.ledger.history(limit=int(raw_limit), starting_after=cursor)
+        except UnknownCursor:
+            raise ApiError(400, f"Unknown starting_after cursor {cursor!r}") from None
+        return json_response(200, page)
+
+
+# ----- field validation ------------------------------------------------------------
+def _prompt(fields: dict[str, Any]) -> str:
+    prompt = fields.get("prompt")
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise ApiError(400, "prompt is required and must be a non-empty string")
+    marker = _ERROR_MARKER.search(prompt)
+    if marker is not None:
+        status = int(marker.group(1))
+        if 400 <= status <= 599:
+            message = _MARKER_MESSAGES.get(status, "Simulated error")
+            raise ApiError(status, f"{message} (simulated by the prompt marker)")
+    return prompt
+
+
+def _seconds(value: object, model: catalog.SimModel) -> int:
+    if value is None or value == "":
+        return model.default_seconds
+    number: int | None = None
+    if isinstance(value, bool):
+        number = None
+    elif isinstance(value, int):
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str) and value.strip().isdigit():
+        number = int(value.strip())
+    allowed = ", ".join(str(n) for n in model.durations)
+    if number is None or number not in model.durations:
+        raise ApiError(400, f"seconds must be one of {allowed} for {model.name}, not {value!r}")
+    return number
+
+
+def _size(value: object, model: catalog.SimModel) -> str:
+    if value is None or value == "":
+        return catalog.PORTRAIT
+    if not isinstance(value, str) or not _SIZE.match(value.strip()):
+        raise ApiError(400, f"size must look like WIDTHxHEIGHT (e.g. 720x1280), not {value!r}")
+    size = value.strip()
+    if size not in model.sizes:
+        allowed = ", ".join(model.sizes)
+        raise ApiError(400, f"size {size} is not available for {model.name}: use {allowed}")
+    return size
+
+
+def _base64_image(value: object) -> bytes:
+    if not isinstance(value, str):
+        raise ApiError(400, "input_image must be a base64 string")
+    text = value.strip()
+    if text.startswith("data:"):  # tolerate a data URL as well as bare base64
+        text = text.partition(",")[2]
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise ApiError(400, "input_image is not valid base64") from None
+
+
+def _image_tint(data: bytes) -> int:
+    """The image's mean colour as 0xRRGGBB (it tints the video); 400 if Pillow can't read it."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+            mean = image.convert("RGB").resize((1, 1), Image.Resampling.BOX).getpixel((0, 0))
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        raise ApiError(400, "The reference image could not be decoded") from None
+    if not isinstance(mean, tuple) or len(mean) < 3:
+        return 0
+    r, g, b = (int(channel) for channel in mean[:3])
+    return (r << 16) | (g << 8) | b

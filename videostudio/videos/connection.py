@@ -1,0 +1,57 @@
+"""The one provider client of this process, built from settings.
+
+Without a key the client talks to the built-in simulator in-process (demo mode).
+The simulator keeps no per-job state, so the web process and the worker, each
+with its own instance, agree about every job.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import httpx
+from django.conf import settings
+
+from videostudio.provider.client import ProviderClient
+
+_lock = threading.Lock()
+_client: ProviderClient | None = None
+
+DEMO_BASE_URL = "http://simulator.invalid/v1"
+
+
+def build_client(*, transport: httpx.BaseTransport | None = None) -> ProviderClient:
+    if settings.VIDEOSTUDIO_DEMO and transport is None:
+        from videostudio.simulator.app import Simulator
+
+        simulator = Simulator(
+            queue_seconds=settings.VIDEOSTUDIO_SIMULATOR_QUEUE_SECONDS,
+            render_seconds=settings.VIDEOSTUDIO_SIMULATOR_RENDER_SECONDS,
+            cache_dir=settings.DATA_DIR / "simulator-cache",
+        )
+        transport = simulator.transport()
+    return ProviderClient(
+        base_url=DEMO_BASE_URL if settings.VIDEOSTUDIO_DEMO else settings.VIDEOSTUDIO_API_BASE,
+        api_key=settings.VIDEOSTUDIO_API_KEY or "demo",
+        transport=transport,
+        timeout=settings.VIDEOSTUDIO_PROVIDER_TIMEOUT,
+        max_retries=settings.VIDEOSTUDIO_PROVIDER_RETRIES,
+    )
+
+
+def get_client() -> ProviderClient:
+    """The process-wide client: one connection pool, shared by every thread."""
+    global _client
+    with _lock:
+        if _client is None:
+            _client = build_client()
+        return _client
+
+
+def reset_client() -> None:
+    """Forget the client (tests change settings between cases)."""
+    global _client
+    with _lock:
+        if _client is not None:
+            _client.close()
+        _client = None

@@ -1,0 +1,162 @@
+from __future__ import annotations
+
+import io
+import uuid
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.urls import reverse_lazy
+from django.core.validators import MaxLengthValidator
+from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from videostudio.provider.catalog import DEFAULT_CATALOG, ModelSpec, find_model
+
+IMAGE_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
+
+
+def size_label(size: str) -> str:
+    width, _, height = size.partition("x")
+    try:
+        shape = "portrait" if int(height) > int(width) else "landscape"
+    except ValueError:
+        return size
+    return f"{size} ({shape})"
+
+
+class VideoForm(forms.Form):
+    """A new video. Every choice comes from the catalog entry of the chosen model."""
+
+    token = forms.UUIDField(widget=forms.HiddenInput, required=False)
+    model = forms.ChoiceField(
+        label="Model",
+        error_messages={"invalid_choice": "%(value)s is not a model this studio offers."},
+        widget=forms.Select(
+            attrs={
+                # Changing the model redraws the durations and sizes it allows.
+                "hx-get": reverse_lazy("videos:new"),
+                "hx-target": "#video-fields",
+                "hx-swap": "outerHTML",
+                "hx-include": "[name=seconds],[name=size]",
+                "hx-trigger": "change",
+            }
+        ),
+    )
+    prompt = forms.CharField(
+        label="Prompt",
+        error_messages={"required": "Write a prompt: what should the video show?"},
+        widget=forms.Textarea(attrs={"rows": 5, "placeholder": "Describe the video…"}),
+    )
+    seconds = forms.TypedChoiceField(label="Duration", coerce=int)
+    size = forms.ChoiceField(label="Size")
+    image = forms.FileField(
+        label="Reference image (optional)",
+        required=False,
+        help_text="JPEG, PNG or WebP; used as the first frame, fitted to the size.",
+        widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png,image/webp"}),
+    )
+
+    def __init__(
+        self, *args: Any, catalog: tuple[ModelSpec, ...] = DEFAULT_CATALOG, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.catalog = catalog
+        max_chars = settings.VIDEOSTUDIO_MAX_PROMPT_CHARS
+        prompt = self.fields["prompt"]
+        assert isinstance(prompt, forms.CharField)
+        prompt.max_length = max_chars
+        prompt.validators.append(
+            MaxLengthValidator(
+                max_chars,
+                message="The prompt is %(show_value)d characters long; the limit is "
+                "%(limit_value)d.",
+            )
+        )
+        prompt.widget.attrs["maxlength"] = str(max_chars)
+        model_field = self.fields["model"]
+        assert isinstance(model_field, forms.ChoiceField)
+        model_field.choices = [(spec.name, spec.label) for spec in catalog]
+        self.spec = self._chosen_spec()
+        seconds = self.fields["seconds"]
+        size = self.fields["size"]
+        assert isinstance(seconds, forms.ChoiceField) and isinstance(size, forms.ChoiceField)
+        seconds.choices = [(s, f"{s} seconds") for s in self.spec.durations]
+        size.choices = [(s, size_label(s)) for s in self.spec.sizes]
+        label = self.spec.label
+        seconds.error_messages["invalid_choice"] = (
+            f"{label} cannot make a %(value)s-second video; choose {_durations(self.spec)}."
+        )
+        size.error_messages["invalid_choice"] = (
+            f"{label} cannot make %(value)s videos; choose {' or '.join(self.spec.sizes)}."
+        )
+        if not self.is_bound:
+            self.initial["model"] = self.spec.name
+            self.initial.setdefault("token", uuid.uuid4())
+            if not _int_in(self.initial.get("seconds"), self.spec.durations):
+                self.initial["seconds"] = self.spec.default_seconds
+            if self.initial.get("size") not in self.spec.sizes:
+                self.initial["size"] = self.spec.default_size
+        if not self.spec.image_input:
+            self.fields["image"].disabled = True
+            self.fields["image"].help_text = f"{self.spec.label} does not take a reference image."
+
+    def _chosen_spec(self) -> ModelSpec:
+        name = (self.data.get("model") if self.is_bound else None) or self.initial.get("model")
+        return (name and find_model(str(name), self.catalog)) or self.catalog[0]
+
+    def clean_image(self) -> UploadedFile | None:
+        upload: UploadedFile | None = self.cleaned_data.get("image")
+        if not upload:
+            return None
+        limit = settings.MAX_UPLOAD_MB * 1024 * 1024
+        if upload.size is not None and upload.size > limit:
+            raise forms.ValidationError(
+                f"The image is {upload.size / 1048576:.1f} MB; the limit is "
+                f"{settings.MAX_UPLOAD_MB} MB."
+            )
+        try:
+            with Image.open(upload) as probe:
+                fmt = probe.format or ""
+                probe.verify()
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+            raise forms.ValidationError(
+                "That file is not an image we can read; use JPEG, PNG or WebP."
+            ) from None
+        if fmt not in IMAGE_FORMATS:
+            raise forms.ValidationError(f"{fmt or 'That'} images are not accepted; use JPEG, PNG or WebP.")
+        return upload
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        # Choices already come from the chosen model, so seconds and size are valid
+        # for it when present; the image is fitted to the size the video will have.
+        image, size = data.get("image"), data.get("size")
+        if image is not None and size:
+            data["image"] = fit_image(image, size)
+        return data
+
+
+def _int_in(value: Any, allowed: tuple[int, ...]) -> bool:
+    try:
+        return int(value) in allowed
+    except (TypeError, ValueError):
+        return False
+
+
+def _durations(spec: ModelSpec) -> str:
+    *first, last = (str(s) for s in spec.durations)
+    return (f"{', '.join(first)} or {last}" if first else last) + " seconds"
+
+
+def fit_image(upload: UploadedFile, size: str) -> SimpleUploadedFile:
+    """Crop and scale the reference image to the video's size: the provider wants
+    the first frame to match the output exactly."""
+    width, _, height = size.partition("x")
+    upload.seek(0)
+    with Image.open(upload) as image:
+        image = ImageOps.exif_transpose(image).convert("RGB")
+        fitted = ImageOps.fit(image, (int(width), int(height)), Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    fitted.save(buffer, format="JPEG", quality=92)
+    return SimpleUploadedFile("reference.jpg", buffer.getvalue(), content_type="image/jpeg")

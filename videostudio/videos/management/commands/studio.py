@@ -1,0 +1,69 @@
+"""Run the web server and the django-q2 worker together; Ctrl-C stops both."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from types import FrameType
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+
+class Command(BaseCommand):
+    help = "Start the web server (gunicorn) and the worker (qcluster); stop both on Ctrl-C."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--web-workers", type=int, default=2)
+
+    def handle(self, *args: Any, host: str, port: int, web_workers: int, **options: Any) -> None:
+        python = sys.executable
+        web = [
+            python, "-m", "gunicorn", "videostudio.wsgi:application",
+            "--bind", f"{host}:{port}",
+            "--workers", str(web_workers), "--threads", "8", "--worker-class", "gthread",
+            # Sending a job waits on the provider; give it room before gunicorn kills it.
+            "--timeout", str(int(settings.VIDEOSTUDIO_PROVIDER_TIMEOUT * 4) + 30),
+            "--graceful-timeout", "10", "--log-level", "warning",
+        ]  # fmt: skip
+        worker = [python, "manage.py", "qcluster"]
+        procs = {"web server": subprocess.Popen(web), "worker": subprocess.Popen(worker)}
+        mode = "demo mode (simulator)" if settings.VIDEOSTUDIO_DEMO else "live provider"
+        self.stdout.write(
+            self.style.SUCCESS(f"\nvideostudio is running ({mode}): open http://{host}:{port}/\n")
+            + "Press Ctrl-C to stop the web server and the worker.\n"
+        )
+        self.stdout.flush()
+
+        stopping = False
+
+        def stop(signum: int, frame: FrameType | None) -> None:
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        failed = None
+        while not stopping:
+            for name, proc in procs.items():
+                if proc.poll() is not None:
+                    failed = f"The {name} stopped (exit {proc.returncode})"
+                    stopping = True
+            time.sleep(0.2)
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for proc in procs.values():
+            try:
+                proc.wait(timeout=max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        if failed is not None:
+            raise CommandError(f"{failed}; stopped everything.")
+        self.stdout.write("Stopped.")

@@ -1,0 +1,142 @@
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+
+def video_dir(video: Video) -> str:
+    """Where a video's files live in storage: one folder per video."""
+    # created_at is not set yet while a new row's reference image is being saved.
+    when = video.created_at or timezone.now()
+    return f"videos/{when:%Y/%m}/{video.uid}"
+
+
+def reference_upload_to(instance: Video, filename: str) -> str:
+    ext = filename.rsplit(".", 1)[-1].lower() if "." in filename else "bin"
+    return f"{video_dir(instance)}/reference.{ext}"
+
+
+class Video(models.Model):
+    """One generation job and, once it finishes, its archived files.
+
+    The row is the source of truth: `next_poll_at` says when the tracker should
+    look at it again (None: nothing left to do), `lease_*` says who is looking.
+    """
+
+    class Status(models.TextChoices):
+        SUBMITTING = "submitting", "Sending"
+        QUEUED = "queued", "Queued"
+        IN_PROGRESS = "in_progress", "Generating"
+        COMPLETED = "completed", "Completed"
+        FAILED = "failed", "Failed"
+        UNKNOWN = "unknown", "Unknown"
+
+    class Kind(models.TextChoices):
+        ORIGINAL = "original", "Original"
+        REMIX = "remix", "Remix"
+        EXTENSION = "extension", "Extension"
+
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="videos"
+    )
+    provider_id = models.CharField(max_length=500, null=True, blank=True, unique=True)
+    # Set by the form: a resubmitted form (double click, reload) finds its job
+    # instead of paying for a second one.
+    client_token = models.UUIDField(null=True, blank=True, editable=False)
+
+    model = models.CharField(max_length=100)
+    prompt = models.TextField()
+    seconds = models.PositiveIntegerField()
+    size = models.CharField(max_length=20)
+    reference_image = models.FileField(upload_to=reference_upload_to, blank=True)
+
+    # Lineage: remixes and extensions point at their parent and their root.
+    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.ORIGINAL)
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children"
+    )
+    root = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="descendants"
+    )
+
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.SUBMITTING)
+    provider_status = models.CharField(max_length=40, blank=True)
+    progress = models.PositiveSmallIntegerField(default=0)
+    error_code = models.CharField(max_length=100, blank=True)
+    error_message = models.TextField(blank=True)
+    usage = models.JSONField(null=True, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    video_file = models.FileField(max_length=300, blank=True)
+    thumbnail_file = models.FileField(max_length=300, blank=True)
+    spritesheet_file = models.FileField(max_length=300, blank=True)
+    archived_at = models.DateTimeField(null=True, blank=True)
+    archive_attempts = models.PositiveSmallIntegerField(default=0)
+    archive_error = models.TextField(blank=True)
+
+    next_poll_at = models.DateTimeField(null=True, blank=True)
+    poll_failures = models.PositiveSmallIntegerField(default=0)
+    lease_token = models.UUIDField(null=True, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner", "client_token"], name="video_unique_client_token"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["next_poll_at"], name="video_due_idx"),
+            models.Index(fields=["owner", "-created_at"], name="video_owner_recent_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model}: {self.prompt[:40]}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("videos:detail", args=[self.pk])
+
+    @property
+    def in_flight(self) -> bool:
+        """Still changing: the page keeps polling while any card is in flight."""
+        return self.next_poll_at is not None
+
+    @property
+    def is_archived(self) -> bool:
+        return self.archived_at is not None and bool(self.video_file)
+
+    @property
+    def display_status(self) -> str:
+        if self.status == self.Status.COMPLETED and not self.is_archived:
+            return "Saving" if self.in_flight else "Not saved"
+        if self.status == self.Status.UNKNOWN and self.provider_status:
+            return self.provider_status.replace("_", " ").capitalize()
+        return str(self.get_status_display())  # type: ignore[attr-defined]
+
+    @property
+    def status_class(self) -> str:
+        if self.status == self.Status.COMPLETED and not self.is_archived:
+            return "saving" if self.in_flight else "failed"
+        return str(self.status)
+
+
+class Lease(models.Model):
+    """A named lease, claimed with a conditional UPDATE (works on SQLite too)."""
+
+    name = models.CharField(max_length=50, primary_key=True)
+    token = models.UUIDField(null=True, blank=True)
+    until = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.name

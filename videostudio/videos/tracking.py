@@ -1,0 +1,135 @@
+"""The tracker: one sweep polls every job that is due, many at once.
+
+A django-q2 task is only a wake-up call. The truth is `Video.next_poll_at`: a
+lost, late or repeated task only delays or repeats harmless work, and the
+every-minute schedule restarts the sweep after a crash.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError
+from django.db.models import Min, Q
+from django.utils import timezone
+
+from videostudio.provider.client import ProviderClient
+from videostudio.videos.models import Lease, Video
+from videostudio.videos.services import video_apply, video_fetch
+
+log = logging.getLogger(__name__)
+
+SWEEP_LEASE = "sweep"
+# Longer than one pass could take, short enough that a crashed sweeper's jobs
+# are picked up again soon.
+JOB_LEASE = timedelta(minutes=3)
+SWEEPER_LEASE = timedelta(seconds=90)
+
+
+@dataclass
+class SweepReport:
+    ran: bool = False
+    passes: int = 0
+    refreshed: int = 0
+    handed_over: bool = False
+
+    def __str__(self) -> str:
+        if not self.ran:
+            return "another sweep is running"
+        tail = "; handed over to a new sweep" if self.handed_over else ""
+        return f"{self.refreshed} job looks in {self.passes} passes{tail}"
+
+
+def lease_acquire(name: str, token: uuid.UUID, ttl: timedelta) -> bool:
+    """Take (or renew) a named lease with one conditional UPDATE."""
+    now = timezone.now()
+    if not Lease.objects.filter(name=name).exists():
+        try:
+            Lease.objects.create(name=name)
+        except IntegrityError:
+            pass  # another process created it first
+    free = Q(until__isnull=True) | Q(until__lt=now) | Q(token=token)
+    return Lease.objects.filter(free, name=name).update(token=token, until=now + ttl) == 1
+
+
+def lease_release(name: str, token: uuid.UUID) -> None:
+    Lease.objects.filter(name=name, token=token).update(token=None, until=None)
+
+
+def videos_claim_due(*, now: datetime, limit: int) -> list[Video]:
+    """Claim up to `limit` due jobs for this caller; no two callers get the same job."""
+    token = uuid.uuid4()
+    due = Video.objects.filter(next_poll_at__lte=now).filter(
+        Q(lease_until__isnull=True) | Q(lease_until__lt=now)
+    )
+    ids = list(due.order_by("next_poll_at").values_list("pk", flat=True)[:limit])
+    if not ids:
+        return []
+    due.filter(pk__in=ids).update(lease_token=token, lease_until=now + JOB_LEASE)
+    return list(Video.objects.filter(pk__in=ids, lease_token=token))
+
+
+def videos_in_flight() -> int:
+    return Video.objects.filter(next_poll_at__isnull=False).count()
+
+
+def videos_sweep_once(*, client: ProviderClient, pool: ThreadPoolExecutor, batch: int) -> int:
+    """One pass: claim what is due, ask the provider about all of it at once, record."""
+    now = timezone.now()
+    claimed = videos_claim_due(now=now, limit=batch)
+    if not claimed:
+        return 0
+    in_flight = videos_in_flight()
+    results = pool.map(lambda v: video_fetch(video=v, client=client), claimed)
+    # Writes stay on this thread: one connection, one writer (SQLite wants that).
+    for video, fetched in zip(claimed, results, strict=True):
+        video_apply(video=video, fetched=fetched, in_flight=in_flight)
+    return len(claimed)
+
+
+def videos_sweep(
+    *,
+    client: ProviderClient,
+    seconds: float,
+    concurrency: int = 8,
+    sleep: Callable[[float], None] = time.sleep,
+    handover: Callable[[], None] | None = None,
+) -> SweepReport:
+    """Poll due jobs until nothing is in flight or `seconds` have passed.
+
+    Only one sweep runs at a time (a named lease); extra wake-ups return at once.
+    When time runs out with work left, `handover` starts the next sweep.
+    """
+    report = SweepReport()
+    token = uuid.uuid4()
+    if not lease_acquire(SWEEP_LEASE, token, SWEEPER_LEASE):
+        return report
+    report.ran = True
+    deadline = time.monotonic() + seconds
+    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="sweep") as pool:
+        while True:
+            report.passes += 1
+            report.refreshed += videos_sweep_once(client=client, pool=pool, batch=concurrency * 4)
+            next_due = Video.objects.aggregate(at=Min("next_poll_at"))["at"]
+            if next_due is None:
+                lease_release(SWEEP_LEASE, token)
+                # A job submitted between our last look and the release would have
+                # found the lease taken; look once more now that it is free.
+                if videos_in_flight() and lease_acquire(SWEEP_LEASE, token, SWEEPER_LEASE):
+                    continue
+                return report
+            if time.monotonic() >= deadline:
+                lease_release(SWEEP_LEASE, token)
+                if handover is not None:
+                    handover()
+                    report.handed_over = True
+                return report
+            lease_acquire(SWEEP_LEASE, token, SWEEPER_LEASE)
+            wait = (next_due - timezone.now()).total_seconds()
+            sleep(min(max(wait, 0.2), 1.0, max(deadline - time.monotonic(), 0.0)))

@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from videostudio.videos import views
+
+app_name = "videos"
+
+urlpatterns = [
+    path("", views.video_list, name="list"),
+    path("videos/new/", views.video_new, name="new"),
+    path("videos/progress/", views.video_progress, name="progress"),
+    path("videos/<int:pk>/", views.video_detail, name="detail"),
+    path("videos/<int:pk>/<str:variant>/", views.video_media, name="media"),
+]

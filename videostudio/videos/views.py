@@ -1,0 +1,138 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods
+from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
+
+from videostudio.videos import services
+from videostudio.videos.connection import get_client
+from videostudio.videos.forms import VideoForm
+from videostudio.videos.media import ranged_file_response
+from videostudio.videos.models import Video
+
+MEDIA = {
+    # variant -> (model field, content type, download extension)
+    "video": ("video_file", "video/mp4", "mp4"),
+    "thumbnail": ("thumbnail_file", "image/webp", "webp"),
+    "spritesheet": ("spritesheet_file", "image/jpeg", "jpg"),
+    "reference": ("reference_image", "image/jpeg", "jpg"),
+}
+MAX_POLLED = 200
+
+
+@login_required
+@require_GET
+def video_list(request: HttpRequest) -> HttpResponse:
+    videos = Video.objects.filter(owner=request.user)
+    page = Paginator(videos, 24).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "videos/list.html",
+        {"page": page, "videos": page.object_list, "poller": _poller(page.object_list, "list")},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def video_new(request: HttpRequest) -> HttpResponse:
+    htmx = getattr(request, "htmx", None)
+    if request.method == "GET":
+        # Keep what the user chose when the new model allows it.
+        initial = {key: request.GET.get(key) for key in ("model", "seconds", "size")}
+        form = VideoForm(initial={k: v for k, v in initial.items() if v})
+        if htmx and htmx.target == "video-fields":
+            # The model changed: show the durations and sizes it allows.
+            return render(request, "videos/new.html#fields", {"form": form})
+        return render(request, "videos/new.html", {"form": form})
+
+    form = VideoForm(request.POST, request.FILES)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            video = services.video_submit(
+                owner=request.user,  # type: ignore[arg-type]
+                spec=form.spec,
+                prompt=data["prompt"],
+                seconds=data["seconds"],
+                size=data["size"],
+                image=data.get("image"),
+                client=get_client(),
+                token=data.get("token"),
+            )
+        except services.SubmitFailed as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, "Sent. Your video is on its way.")
+            url = reverse("videos:list")
+            return HttpResponseClientRedirect(url) if htmx else redirect(url)
+    template = "videos/new.html#form" if htmx else "videos/new.html"
+    return render(request, template, {"form": form})
+
+
+@login_required
+@require_GET
+def video_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    video = get_object_or_404(Video.objects.select_related("owner"), pk=pk)
+    return render(
+        request, "videos/detail.html", {"video": video, "poller": _poller([video], "detail")}
+    )
+
+
+@login_required
+@require_GET
+def video_progress(request: HttpRequest) -> HttpResponse:
+    """One request per interval for every card in flight on a page.
+
+    Answers only the cards that changed since the page last asked (out-of-band
+    swaps), and stops the polling (286) once nothing is left in flight.
+    """
+    view = "detail" if request.GET.get("view") == "detail" else "list"
+    ids = [int(i) for i in request.GET.getlist("id")[:MAX_POLLED] if i.isdigit()]
+    try:
+        since = datetime.fromtimestamp(float(request.GET.get("since", "0")), tz=UTC)
+    except (ValueError, OverflowError):
+        since = datetime.fromtimestamp(0, tz=UTC)
+    videos = list(Video.objects.filter(pk__in=ids).select_related("owner"))
+    changed = [v for v in videos if v.updated_at > since]
+    poller = _poller(videos, view)
+    template = f"videos/{view}.html#progress"
+    context = {"changed": changed, "poller": poller}
+    if not poller["ids"]:
+        return HttpResponseStopPolling(render(request, template, context).content)
+    return render(request, template, context)
+
+
+def _poller(videos: Any, view: str) -> dict[str, Any]:
+    """What the page's single poller asks about next time."""
+    # Look back a second: a change committed while this request ran is sent
+    # twice rather than never.
+    since = timezone.now().timestamp() - 1.0
+    return {"ids": [v.pk for v in videos if v.in_flight], "since": f"{since:.3f}", "view": view}
+
+
+@login_required
+@require_http_methods(["GET", "HEAD"])
+def video_media(request: HttpRequest, pk: int, variant: str) -> HttpResponse:
+    if variant not in MEDIA:
+        raise Http404("No such file")
+    field_name, content_type, ext = MEDIA[variant]
+    video = get_object_or_404(Video, pk=pk)
+    fieldfile = getattr(video, field_name)
+    if not fieldfile:
+        raise Http404("This file is not archived.")
+    download = f"video-{video.pk}-{variant}.{ext}" if request.GET.get("download") else None
+    try:
+        return ranged_file_response(
+            request, fieldfile, content_type=content_type, download_name=download
+        )
+    except FileNotFoundError:
+        raise Http404("This file is missing from storage.") from None

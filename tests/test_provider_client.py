@@ -263,7 +263,8 @@ def test_it_pages_through_the_points_history() -> None:
     assert recorder.requests[0].url.path == "/usage/points_history"
     assert dict(recorder.requests[0].url.params) == {"limit": "100"}
     assert dict(recorder.requests[1].url.params) == {"limit": "50", "starting_after": "q_0f3b9b07"}
-    assert first.has_more and not second.has_more
+    assert first.has_more
+    assert not second.has_more
     assert [e.query_id for e in first.entries + second.entries] == [
         "q_0f3b9c21",
         "q_0f3b9b07",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import os
+import socket
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -268,3 +270,37 @@ def test_it_streams_a_large_file_in_chunks(tmp_path: Path) -> None:
 
     assert download.size == len(big)
     assert (tmp_path / "big.mp4").read_bytes() == big
+
+
+def test_a_real_socket_closed_mid_file_counts_as_incomplete(dest: Path) -> None:
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def serve_half_a_file() -> None:
+        for _ in range(2):  # the first try and one retry
+            connection, _ = listener.accept()
+            with connection:
+                connection.recv(65536)
+                head = f"HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\nContent-Length: {len(MP4)}"
+                connection.sendall(head.encode() + b"\r\n\r\n" + MP4[:1000])
+
+    server = threading.Thread(target=serve_half_a_file, daemon=True)
+    server.start()
+    sleeps: list[float] = []
+    client = ProviderClient(
+        base_url=f"http://127.0.0.1:{port}/v1",
+        api_key=KEY,
+        max_retries=1,
+        sleep=sleeps.append,
+        random=lambda: 1.0,
+        timeout=5.0,
+    )
+
+    with client, pytest.raises(DownloadIncomplete):
+        client.download_content("video_1", dest)
+
+    server.join(timeout=5)
+    listener.close()
+    assert sleeps == [0.25]
+    assert dest.read_bytes() == OLD
+    assert leftovers(dest.parent) == []

@@ -354,32 +354,6 @@ def test_it_closes_an_injected_gate_on_a_429(time: FakeTime) -> None:
     assert time.sleeps == []  # the gate does the waiting, not the client
 
 
-def test_the_local_gate_extends_but_never_shortens_a_cooldown(time: FakeTime) -> None:
-    gate = LocalRateGate(clock=time.clock, sleep=time.sleep)
-
-    gate.wait()
-    gate.block_until(1030.0)
-    gate.block_until(1010.0)
-    assert gate.blocked_for() == 30.0
-    gate.wait()
-
-    assert time.sleeps == [30.0]
-    assert gate.blocked_for() == 0.0
-
-
-def test_the_local_gate_waits_again_when_the_cooldown_grows_meanwhile(time: FakeTime) -> None:
-    def sleep_while_another_429_arrives(seconds: float) -> None:
-        if not time.sleeps:
-            gate.block_until(time.now + 20.0)
-        time.sleep(seconds)
-
-    gate = LocalRateGate(clock=time.clock, sleep=sleep_while_another_429_arrives)
-    gate.block_until(1005.0)
-    gate.wait()
-
-    assert time.sleeps == [5.0, 15.0]
-
-
 # --- POST: never pay twice ------------------------------------------------------------
 
 

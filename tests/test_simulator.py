@@ -199,6 +199,18 @@ def test_it_rejects_a_body_that_is_not_a_json_object(api: httpx.Client, content:
     assert_error(response, 400, "invalid_request_error")
 
 
+def test_it_reads_url_encoded_forms_and_json_mislabelled_as_a_form(api: httpx.Client) -> None:
+    form = api.post("/videos", data={"model": "Veo-2", "prompt": "A form", "seconds": "6"})
+    assert (form.status_code, form.json()["seconds"]) == (200, 6)
+
+    curl_style = api.post(
+        "/videos",
+        content=b'{"model": "Sora-2", "prompt": "curl -d"}',
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert (curl_style.status_code, curl_style.json()["model"]) == (200, "Sora-2")
+
+
 # ----- the timeline -----------------------------------------------------------------
 def test_it_moves_from_queued_through_in_progress_to_completed(
     api: httpx.Client, sim_clock: Clock
@@ -395,7 +407,7 @@ def test_it_refuses_content_before_completion_after_expiry_and_for_bad_variants(
     assert api.get(f"/videos/{video_id}").json()["status"] == "completed"
 
 
-def test_two_instances_sharing_a_cache_render_one_file_safely(
+def test_it_renders_one_file_safely_for_two_instances_sharing_a_cache(
     sim_clock: Clock, cache_dir: Path
 ) -> None:
     one, two = make_sim(sim_clock, cache_dir), make_sim(sim_clock, cache_dir)
@@ -493,7 +505,9 @@ def test_it_extends_only_completed_sora_videos_up_to_120_seconds(
     assert default["seconds"] == 24  # the model's default 4 s of new footage
 
 
-def test_an_extension_bills_only_its_new_seconds(api: httpx.Client, sim_clock: Clock) -> None:
+def test_it_bills_an_extension_only_for_its_new_seconds(
+    api: httpx.Client, sim_clock: Clock
+) -> None:
     source = create(api, model="Sora-2", seconds=8)
     finish(sim_clock)
     body = {"video": {"id": source["id"]}, "prompt": "more", "seconds": 4}
@@ -516,7 +530,7 @@ def test_it_speaks_the_openai_dialect(sim_clock: Clock, cache_dir: Path) -> None
         assert (done["status"], done["seconds"]) == ("completed", "8")
 
 
-def test_two_instances_agree_about_one_job(sim_clock: Clock, tmp_path: Path) -> None:
+def test_it_agrees_with_another_instance_about_one_job(sim_clock: Clock, tmp_path: Path) -> None:
     web = make_sim(sim_clock, tmp_path / "web")
     worker = make_sim(sim_clock, tmp_path / "worker")
     with make_api(web) as web_api, make_api(worker) as worker_api:
@@ -617,7 +631,7 @@ def test_it_serves_over_real_http_on_a_loopback_port(sim_clock: Clock, cache_dir
     assert not thread.is_alive()
 
 
-def test_the_command_line_prints_its_url_and_serves() -> None:
+def test_it_runs_from_the_command_line_and_prints_its_url() -> None:
     command = [sys.executable, "-m", "videostudio.simulator", "--port", "0"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:

@@ -5,14 +5,17 @@ number of `Simulator` instances, in any number of processes, agree about a job.
 Only the point balance and history are per-instance memory (see `ledger.py`).
 
 Prompt markers, for demos and tests: `[fail]` makes the job fail when it would
-have completed; `[error:NNN]` answers HTTP NNN at once instead of creating a job.
+have completed; `[error:NNN]` answers HTTP NNN at once instead of creating a job
+(on create, remix and extension alike, and before anything is charged).
+
+Rules beyond the docs, chosen to be permissive where Poe says nothing: a remix
+needs a Sora source that has not failed (it may still be rendering, or expired);
+an extension needs a Sora source that is `completed` (expired content is fine,
+since nothing is read from it), and the lineage may total at most 120 seconds.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import io
 import logging
 import re
 import threading
@@ -23,9 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from PIL import Image, UnidentifiedImageError
 
-from videostudio.simulator import catalog, jobs
+from videostudio.simulator import catalog, jobs, validation
 from videostudio.simulator.ledger import Ledger, UnknownCursor
 from videostudio.simulator.media import VARIANTS, Look, MediaCache
 from videostudio.simulator.web import (
@@ -42,18 +44,7 @@ log = logging.getLogger(__name__)
 Handler = Callable[[Request, dict[str, str]], Response]
 StartResponse = Callable[..., Any]
 
-_ERROR_MARKER = re.compile(r"\[error:(\d{3})\]", re.IGNORECASE)
-_FAIL_MARKER = "[fail]"
-_SIZE = re.compile(r"^(\d{2,5})x(\d{2,5})$")
 _DIALECTS = ("poe", "openai")
-_MARKER_MESSAGES = {
-    400: "Invalid request",
-    401: "Invalid API key",
-    402: "Insufficient points: your point balance is zero",
-    404: "Not found",
-    429: "Rate limit exceeded",
-    500: "The provider failed to process the request",
-}
 
 
 @dataclass
@@ -182,19 +173,20 @@ class Simulator:
     # ----- videos ---------------------------------------------------------------
     def _create(self, request: Request, params: dict[str, str]) -> Response:
         fields, files = request.fields()
-        prompt = _prompt(fields)
+        prompt = validation.prompt(fields)
         name = fields.get("model")
         if not isinstance(name, str) or not name.strip():
             raise ApiError(400, "model is required")
         model = catalog.find_model(name)
         if model is None:
             raise ApiError(400, f"Unknown model {name!r}")
-        seconds = _seconds(fields.get("seconds"), model)
-        size = _size(fields.get("size"), model)
-        image = files.get("input_reference")
+        seconds = validation.seconds(fields.get("seconds"), model)
+        size = validation.size(fields.get("size"), model)
+        # The documented upload is `input_reference`; take a file named like the JSON field too.
+        image = files.get("input_reference") or files.get("input_image")
         if image is None and fields.get("input_image"):
-            image = _base64_image(fields["input_image"])
-        tint = _image_tint(image) if image is not None else None
+            image = validation.base64_image(fields["input_image"])
+        tint = validation.image_tint(image) if image is not None else None
         job = self._new_job(prompt, model=model, size=size, seconds=seconds, tint=tint)
         return self._charge_and_answer(job)
 
@@ -221,7 +213,7 @@ class Simulator:
     def _remix(self, request: Request, params: dict[str, str]) -> Response:
         source = self._job(params["id"])
         fields, _ = request.fields()
-        prompt = _prompt(fields)
+        prompt = validation.prompt(fields)
         if not source.model.remix:
             raise ApiError(400, f"{source.model.name} does not support remix")
         if source.state(self.clock()).status == jobs.FAILED:
@@ -236,13 +228,13 @@ class Simulator:
         if not isinstance(source_id, str) or not source_id:
             raise ApiError(400, 'video is required: {"video": {"id": "video_..."}}')
         source = self._job(source_id)
-        prompt = _prompt(fields)
+        prompt = validation.prompt(fields)
         if not source.model.extend:
             raise ApiError(400, f"{source.model.name} does not support extensions")
         status = source.state(self.clock()).status
         if status != jobs.COMPLETED:
             raise ApiError(400, f"The source video must be completed (status: {status})")
-        extra = _seconds(fields.get("seconds"), source.model)
+        extra = validation.seconds(fields.get("seconds"), source.model)
         total = source.seconds + extra
         if total > catalog.MAX_LINEAGE_SECONDS:
             raise ApiError(
@@ -271,7 +263,7 @@ class Simulator:
             size=size,
             seconds=seconds,
             prompt=prompt,
-            fail=_FAIL_MARKER in prompt.lower(),
+            fail=validation.FAIL_MARKER in prompt.lower(),
             tint=tint,
         )
 
@@ -321,73 +313,3 @@ class Simulator:
         except UnknownCursor:
             raise ApiError(400, f"Unknown starting_after cursor {cursor!r}") from None
         return json_response(200, page)
-
-
-# ----- field validation ------------------------------------------------------------
-def _prompt(fields: dict[str, Any]) -> str:
-    prompt = fields.get("prompt")
-    if not isinstance(prompt, str) or not prompt.strip():
-        raise ApiError(400, "prompt is required and must be a non-empty string")
-    marker = _ERROR_MARKER.search(prompt)
-    if marker is not None:
-        status = int(marker.group(1))
-        if 400 <= status <= 599:
-            message = _MARKER_MESSAGES.get(status, "Simulated error")
-            raise ApiError(status, f"{message} (simulated by the prompt marker)")
-    return prompt
-
-
-def _seconds(value: object, model: catalog.SimModel) -> int:
-    if value is None or value == "":
-        return model.default_seconds
-    number: int | None = None
-    if isinstance(value, bool):
-        number = None
-    elif isinstance(value, int):
-        number = value
-    elif isinstance(value, float) and value.is_integer():
-        number = int(value)
-    elif isinstance(value, str) and value.strip().isdigit():
-        number = int(value.strip())
-    allowed = ", ".join(str(n) for n in model.durations)
-    if number is None or number not in model.durations:
-        raise ApiError(400, f"seconds must be one of {allowed} for {model.name}, not {value!r}")
-    return number
-
-
-def _size(value: object, model: catalog.SimModel) -> str:
-    if value is None or value == "":
-        return catalog.PORTRAIT
-    if not isinstance(value, str) or not _SIZE.match(value.strip()):
-        raise ApiError(400, f"size must look like WIDTHxHEIGHT (e.g. 720x1280), not {value!r}")
-    size = value.strip()
-    if size not in model.sizes:
-        allowed = ", ".join(model.sizes)
-        raise ApiError(400, f"size {size} is not available for {model.name}: use {allowed}")
-    return size
-
-
-def _base64_image(value: object) -> bytes:
-    if not isinstance(value, str):
-        raise ApiError(400, "input_image must be a base64 string")
-    text = value.strip()
-    if text.startswith("data:"):  # tolerate a data URL as well as bare base64
-        text = text.partition(",")[2]
-    try:
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        raise ApiError(400, "input_image is not valid base64") from None
-
-
-def _image_tint(data: bytes) -> int:
-    """The image's mean colour as 0xRRGGBB (it tints the video); 400 if Pillow can't read it."""
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            image.load()
-            mean = image.convert("RGB").resize((1, 1), Image.Resampling.BOX).getpixel((0, 0))
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
-        raise ApiError(400, "The reference image could not be decoded") from None
-    if not isinstance(mean, tuple) or len(mean) < 3:
-        return 0
-    r, g, b = (int(channel) for channel in mean[:3])
-    return (r << 16) | (g << 8) | b

@@ -171,7 +171,9 @@ class Request:
         body = self.body()
         if content_type.startswith("multipart/form-data"):
             return parse_multipart(body, self.header("Content-Type") or "")
-        if content_type.startswith("application/x-www-form-urlencoded"):
+        # `curl -d '{...}'` labels JSON as a form: be kind to manual use and read it as JSON.
+        is_form = content_type.startswith("application/x-www-form-urlencoded")
+        if is_form and not body.lstrip().startswith(b"{"):
             text = body.decode("utf-8", errors="replace")
             return {k: v[-1] for k, v in parse_qs(text, keep_blank_values=True).items()}, {}
         if not body.strip():

@@ -1,4 +1,4 @@
-"""System checks: say at start-up what the deployment is missing."""
+"""System checks for `manage.py check --deploy`: what the deployment is missing."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.checks import Warning, register
 
 
-@register()
+@register(deploy=True)
 def provider_key_check(app_configs: Any, **kwargs: Any) -> list[Warning]:
     if settings.VIDEOSTUDIO_DEMO:
         return [

@@ -33,7 +33,11 @@ class Command(BaseCommand):
         ]  # fmt: skip
         worker = [python, "manage.py", "qcluster"]
         procs = {"web server": subprocess.Popen(web), "worker": subprocess.Popen(worker)}
-        mode = "demo mode (simulator)" if settings.VIDEOSTUDIO_DEMO else "live provider"
+        mode = (
+            "demo mode: the built-in simulator, no key set"
+            if settings.VIDEOSTUDIO_DEMO
+            else f"provider {settings.VIDEOSTUDIO_API_BASE}"
+        )
         self.stdout.write(
             self.style.SUCCESS(f"\nvideostudio is running ({mode}): open http://{host}:{port}/\n")
             + "Press Ctrl-C to stop the web server and the worker.\n"

@@ -1,0 +1,245 @@
+"""The core loop in a real browser against the real stack.
+
+`manage.py studio` (what `make run` starts) runs the web server and the worker
+as separate processes, each with its own in-process simulator; headless
+Chromium logs in, submits, watches progress and plays the result.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "e2e-" + uuid.uuid4().hex
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _chromium() -> str:
+    path = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    if path:
+        return path
+    if os.environ.get("CI") == "true":
+        pytest.fail("Chromium is missing; under CI=true the browser tests must run (make browser)")
+    pytest.skip("Chromium is not installed (make browser installs Debian's package)")
+
+
+def _scratch_database(url: str) -> tuple[str, Any]:
+    """A fresh PostgreSQL database for the stack when the suite runs on PostgreSQL."""
+    import psycopg
+
+    name = f"videostudio_e2e_{uuid.uuid4().hex[:8]}"
+    admin = psycopg.connect(url, autocommit=True)
+    admin.execute(f'CREATE DATABASE "{name}"')
+    parsed = urlparse(url)
+
+    def drop() -> None:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+    return parsed._replace(path=f"/{name}").geturl(), drop
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    data = tmp_path_factory.mktemp("stack")
+    port = _free_port()
+    env = {
+        k: v for k, v in os.environ.items() if k not in {"VIDEOSTUDIO_API_KEY", "POE_API_KEY"}
+    }
+    env.update(
+        VIDEOSTUDIO_DATA_DIR=str(data),
+        VIDEOSTUDIO_SIMULATOR_QUEUE_SECONDS="1",
+        VIDEOSTUDIO_SIMULATOR_RENDER_SECONDS="6",
+        VIDEOSTUDIO_PAGE_POLL_SECONDS="1",
+        DJANGO_SUPERUSER_PASSWORD=PASSWORD,
+    )
+    drop = None
+    if env.get("DATABASE_URL"):
+        env["DATABASE_URL"], drop = _scratch_database(env["DATABASE_URL"])
+    manage = [sys.executable, "manage.py"]
+    for command in (["migrate", "--noinput"], ["createsuperuser", "--noinput", "--username", "e2e", "--email", "e2e@example.com"]):
+        subprocess.run(manage + command, cwd=ROOT, env=env, check=True, capture_output=True)
+    log = (data / "studio.log").open("w+")
+    proc = subprocess.Popen(
+        [*manage, "studio", "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=log
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/accounts/login/").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                log.seek(0)
+                pytest.fail(f"the stack did not start:\n{log.read()}")
+            time.sleep(0.3)
+        yield base
+    finally:
+        # What Ctrl-C does in `make run`: both processes stop, cleanly.
+        proc.send_signal(signal.SIGINT)
+        try:
+            code = proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            code = None
+        log.seek(0)
+        output = log.read()
+        log.close()
+        if drop is not None:
+            drop()
+    assert code == 0, output
+    assert "Stopped." in output
+
+
+@pytest.fixture
+def page(stack: str) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    executable = _chromium()
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        context = browser.new_context(base_url=stack)
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        yield page
+        context.close()
+        browser.close()
+
+
+def log_in(page: Any) -> None:
+    page.goto("/")
+    assert "/accounts/login/" in page.url
+    page.fill("#id_username", "e2e")
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/")
+
+
+def submit(page: Any, prompt: str) -> None:
+    page.click("header >> text=New video")
+    page.select_option("#id_model", "Sora-2")
+    page.fill("#id_prompt", prompt)
+    page.select_option("#id_seconds", "4")
+    page.click("#video-form button[type=submit]")
+    page.wait_for_selector(".video-card")
+
+
+def test_a_member_makes_a_video_and_watches_it_arrive(page: Any) -> None:
+    progress_requests: list[str] = []
+    media_statuses: list[int] = []
+    page.on(
+        "request",
+        lambda r: progress_requests.append(r.url) if "/videos/progress/" in r.url else None,
+    )
+    page.on(
+        "response",
+        lambda r: media_statuses.append(r.status) if r.url.endswith("/video/") else None,
+    )
+    log_in(page)
+
+    # The form follows the catalog: Veo offers 4/6/8 s, Sora up to 20 s.
+    page.click("header >> text=New video")
+    page.select_option("#id_model", "Veo-3")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#id_seconds option')].map(o => o.value).join() === '4,6,8'"
+    )
+    page.select_option("#id_model", "Sora-2")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#id_seconds option')].some(o => o.value === '12')"
+    )
+    # Bad input is explained inline, next to the field.
+    page.fill("#id_prompt", "   ")
+    page.click("#video-form button[type=submit]")
+    page.wait_for_selector("#field-prompt .field-error")
+    assert "Write a prompt" in page.inner_text("#field-prompt")
+
+    submit(page, "A paper boat on a rainy street 雨中的纸船")
+    submit(page, "A lighthouse at dawn")
+    page.evaluate("window.__sameDocument = true")
+    cards = page.locator(".video-card")
+    assert cards.count() == 2
+
+    # Progress moves without a reload.
+    bar = page.locator(".video-card progress").first
+    bar.wait_for()
+    first_value = float(bar.get_attribute("value") or 0)
+    page.wait_for_function(
+        f"() => [...document.querySelectorAll('.video-card progress')]"
+        f".some(p => Number(p.value) > {first_value})"
+    )
+
+    # One polling request per interval covers both cards.
+    started = len(progress_requests)
+    page.wait_for_timeout(3000)
+    window = progress_requests[started:]
+    assert 1 <= len(window) <= 5, window
+    assert all(url.count("id=") == 2 for url in window if "id=" in url)
+
+    # Both finish; the player appears with its poster, in the same document.
+    page.wait_for_function(
+        "() => document.querySelectorAll('.video-card video').length === 2", timeout=45_000
+    )
+    assert page.evaluate("window.__sameDocument") is True
+    assert page.locator(".video-card video").first.get_attribute("poster")
+
+    # Polling stopped once nothing was in flight.
+    page.wait_for_timeout(1500)
+    settled = len(progress_requests)
+    page.wait_for_timeout(3000)
+    assert len(progress_requests) == settled
+
+    # It plays, and seeking works (the server answers ranges).
+    video = page.locator(".video-card video").first
+    video.evaluate("v => { v.muted = true; return v.play(); }")
+    page.wait_for_function(
+        "() => document.querySelector('.video-card video').currentTime > 0.3", timeout=15_000
+    )
+    video.evaluate(
+        "v => new Promise(done => { v.addEventListener('seeked', done, {once: true});"
+        " v.currentTime = 3.0; })"
+    )
+    state = video.evaluate("v => [v.currentTime, v.readyState, v.duration, v.error]")
+    assert state[0] >= 2.9 and state[1] >= 2 and state[3] is None, state
+    assert abs(state[2] - 4.0) < 0.5, state
+    assert 206 in media_statuses
+
+    # Its page has the facts and the downloads.
+    page.locator(".video-card .prompt a").first.click()
+    page.wait_for_selector(".video-panel video")
+    text = page.inner_text("main")
+    for expected in ("Download video", "Thumbnail", "Spritesheet", "Sora-2", "4 seconds"):
+        assert expected in text

@@ -46,7 +46,9 @@ def _free_port() -> int:
 
 
 def _chromium() -> str:
-    path = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    path = (
+        os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    )
     if path:
         return path
     if os.environ.get("CI") == "true":
@@ -74,9 +76,7 @@ def _scratch_database(url: str) -> tuple[str, Any]:
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     data = tmp_path_factory.mktemp("stack")
     port = _free_port()
-    env = {
-        k: v for k, v in os.environ.items() if k not in {"VIDEOSTUDIO_API_KEY", "POE_API_KEY"}
-    }
+    env = {k: v for k, v in os.environ.items() if k not in {"VIDEOSTUDIO_API_KEY", "POE_API_KEY"}}
     env.update(
         VIDEOSTUDIO_DATA_DIR=str(data),
         VIDEOSTUDIO_SIMULATOR_QUEUE_SECONDS="1",
@@ -88,9 +88,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if env.get("DATABASE_URL"):
         env["DATABASE_URL"], drop = _scratch_database(env["DATABASE_URL"])
     manage = [sys.executable, "manage.py"]
-    for command in (["migrate", "--noinput"], ["createsuperuser", "--noinput", "--username", "e2e", "--email", "e2e@example.com"]):
+    for command in (
+        ["migrate", "--noinput"],
+        ["createsuperuser", "--noinput", "--username", "e2e", "--email", "e2e@example.com"],
+    ):
         subprocess.run(manage + command, cwd=ROOT, env=env, check=True, capture_output=True)
     log = (data / "studio.log").open("w+")
+    code: int | None = None
     proc = subprocess.Popen(
         [*manage, "studio", "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=log
     )
@@ -115,7 +119,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             code = proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
-            code = None
         log.seek(0)
         output = log.read()
         log.close()
@@ -175,7 +178,8 @@ def test_a_member_makes_a_video_and_watches_it_arrive(page: Any) -> None:
     page.click("header >> text=New video")
     page.select_option("#id_model", "Veo-3")
     page.wait_for_function(
-        "() => [...document.querySelectorAll('#id_seconds option')].map(o => o.value).join() === '4,6,8'"
+        "() => [...document.querySelectorAll('#id_seconds option')]"
+        ".map(o => o.value).join() === '4,6,8'"
     )
     page.select_option("#id_model", "Sora-2")
     page.wait_for_function(

@@ -19,7 +19,7 @@ from .helpers import RecordingTransport
 
 pytestmark = pytest.mark.django_db
 
-HTMX = {"HTTP_HX_REQUEST": "true"}
+HTMX = {"HX-Request": "true"}
 
 
 @pytest.fixture
@@ -101,8 +101,7 @@ def test_changing_the_model_redraws_durations_and_sizes(browser: Client) -> None
     response = browser.get(
         reverse("videos:new"),
         {"model": "Veo-3", "seconds": "12", "size": "1280x720"},
-        HTTP_HX_TARGET="video-fields",
-        **HTMX,
+        headers={**HTMX, "HX-Target": "video-fields"},
     )
     html = response.content.decode()
     assert 'id="video-fields"' in html and "<form" not in html
@@ -112,7 +111,7 @@ def test_changing_the_model_redraws_durations_and_sizes(browser: Client) -> None
 
 
 def test_a_valid_form_sends_the_job_and_redirects(browser: Client, recorder: Any) -> None:
-    response = browser.post(reverse("videos:new"), form_data(), **HTMX)
+    response = browser.post(reverse("videos:new"), form_data(), headers=HTMX)
     assert response.status_code == 200
     assert response["HX-Redirect"] == reverse("videos:list")
     video = Video.objects.get()
@@ -129,7 +128,7 @@ def test_the_form_works_without_javascript_too(browser: Client, recorder: Any) -
 
 def test_a_reference_image_is_fitted_to_the_size_and_sent(browser: Client, recorder: Any) -> None:
     upload = SimpleUploadedFile("me.png", png_bytes((300, 300)), content_type="image/png")
-    browser.post(reverse("videos:new"), {**form_data(), "image": upload}, **HTMX)
+    browser.post(reverse("videos:new"), {**form_data(), "image": upload}, headers=HTMX)
     video = Video.objects.get()
     from PIL import Image
 
@@ -151,7 +150,7 @@ def test_a_reference_image_is_fitted_to_the_size_and_sent(browser: Client, recor
 def test_bad_input_is_explained_next_to_the_field_and_nothing_is_sent(
     browser: Client, recorder: Any, overrides: dict[str, str], field: str, message: str
 ) -> None:
-    response = browser.post(reverse("videos:new"), form_data(**overrides), **HTMX)
+    response = browser.post(reverse("videos:new"), form_data(**overrides), headers=HTMX)
     html = response.content.decode()
     assert response.status_code == 200
     assert f'id="field-{field}"' in html
@@ -163,7 +162,7 @@ def test_bad_input_is_explained_next_to_the_field_and_nothing_is_sent(
 
 def test_a_file_that_is_not_an_image_is_refused(browser: Client, recorder: Any) -> None:
     upload = SimpleUploadedFile("cat.png", b"%PDF-1.4 not an image", content_type="image/png")
-    response = browser.post(reverse("videos:new"), {**form_data(), "image": upload}, **HTMX)
+    response = browser.post(reverse("videos:new"), {**form_data(), "image": upload}, headers=HTMX)
     assert "not an image we can read" in response.content.decode()
     assert recorder.requests == [] and Video.objects.count() == 0
 
@@ -172,7 +171,7 @@ def test_a_too_large_image_is_refused(browser: Client, recorder: Any, settings: 
     settings.MAX_UPLOAD_MB = 1
     big = io.BytesIO(png_bytes((10, 10)) + b"\0" * (1024 * 1024 + 10))
     upload = SimpleUploadedFile("big.png", big.getvalue(), content_type="image/png")
-    response = browser.post(reverse("videos:new"), {**form_data(), "image": upload}, **HTMX)
+    response = browser.post(reverse("videos:new"), {**form_data(), "image": upload}, headers=HTMX)
     assert "the limit is 1 MB" in response.content.decode()
     assert recorder.requests == []
 
@@ -181,7 +180,7 @@ def test_a_provider_refusal_shows_on_the_form_and_keeps_the_prompt(
     browser: Client, recorder: Any
 ) -> None:
     prompt = "a foggy harbour [error:402]"
-    response = browser.post(reverse("videos:new"), form_data(prompt=prompt), **HTMX)
+    response = browser.post(reverse("videos:new"), form_data(prompt=prompt), headers=HTMX)
     html = response.content.decode()
     assert "error-box" in html and "point" in html
     assert prompt in html
@@ -202,9 +201,12 @@ def test_the_poller_answers_only_changed_cards_and_stops_when_done(
     moving = make_video(owner, prompt="moving", progress=40)
     still = make_video(owner, prompt="still", progress=10)
     since = timezone.now().timestamp() + 0.5
-    Video.objects.filter(pk=moving.pk).update(progress=70, updated_at=timezone.now().replace(year=2100))
+    Video.objects.filter(pk=moving.pk).update(
+        progress=70, updated_at=timezone.now().replace(year=2100)
+    )
     url = reverse("videos:progress")
-    response = browser.get(url, {"id": [moving.pk, still.pk], "since": since}, **HTMX)
+    ids = [str(moving.pk), str(still.pk)]
+    response = browser.get(url, {"id": ids, "since": str(since)}, headers=HTMX)
     html = response.content.decode()
     assert response.status_code == 200
     assert f'id="video-{moving.pk}"' in html and 'hx-swap-oob="true"' in html
@@ -212,7 +214,7 @@ def test_the_poller_answers_only_changed_cards_and_stops_when_done(
     assert 'value="70"' in html and "hx-trigger" in html
 
     Video.objects.update(next_poll_at=None, status=Video.Status.FAILED)
-    response = browser.get(url, {"id": [moving.pk, still.pk], "since": 0}, **HTMX)
+    response = browser.get(url, {"id": ids, "since": "0"}, headers=HTMX)
     assert response.status_code == 286
     assert "hx-trigger" not in response.content.decode()
 
@@ -237,7 +239,13 @@ def test_a_finished_video_plays_and_downloads_on_its_page(
     spec = find_model("Sora-2")
     assert spec
     video = services.video_submit(
-        owner=owner, spec=spec, prompt="waves", seconds=4, size="720x1280", image=None, client=provider
+        owner=owner,
+        spec=spec,
+        prompt="waves",
+        seconds=4,
+        size="720x1280",
+        image=None,
+        client=provider,
     )
     clock.advance(60)
     services.video_refresh(video=video, client=provider)

@@ -6,9 +6,9 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
-from django.urls import reverse_lazy
-from django.core.validators import MaxLengthValidator
 from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
+from django.core.validators import MaxLengthValidator
+from django.urls import reverse_lazy
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from videostudio.provider.catalog import DEFAULT_CATALOG, ModelSpec, find_model
@@ -124,11 +124,13 @@ class VideoForm(forms.Form):
                 "That file is not an image we can read; use JPEG, PNG or WebP."
             ) from None
         if fmt not in IMAGE_FORMATS:
-            raise forms.ValidationError(f"{fmt or 'That'} images are not accepted; use JPEG, PNG or WebP.")
+            raise forms.ValidationError(
+                f"{fmt or 'That'} images are not accepted; use JPEG, PNG or WebP."
+            )
         return upload
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         # Choices already come from the chosen model, so seconds and size are valid
         # for it when present; the image is fitted to the size the video will have.
         image, size = data.get("image"), data.get("size")
@@ -154,8 +156,8 @@ def fit_image(upload: UploadedFile, size: str) -> SimpleUploadedFile:
     the first frame to match the output exactly."""
     width, _, height = size.partition("x")
     upload.seek(0)
-    with Image.open(upload) as image:
-        image = ImageOps.exif_transpose(image).convert("RGB")
+    with Image.open(upload) as opened:
+        image = ImageOps.exif_transpose(opened).convert("RGB")
         fitted = ImageOps.fit(image, (int(width), int(height)), Image.Resampling.LANCZOS)
     buffer = io.BytesIO()
     fitted.save(buffer, format="JPEG", quality=92)

@@ -10,14 +10,14 @@ from collections.abc import Iterator
 from typing import IO
 
 from django.db.models.fields.files import FieldFile
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.utils.http import http_date, quote_etag
 
 CHUNK = 64 * 1024
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
-def parse_range(header: str, size: int) -> tuple[int, int] | None | bool:
+def parse_range(header: str, size: int) -> tuple[int, int] | bool | None:
     """The (first, last) byte of a single-range header.
 
     None: no usable range (serve the whole file); False: unsatisfiable (416).
@@ -63,7 +63,7 @@ def ranged_file_response(
     *,
     content_type: str,
     download_name: str | None = None,
-) -> HttpResponse:
+) -> HttpResponseBase:
     storage, name = fieldfile.storage, fieldfile.name
     assert name
     size = storage.size(name)
@@ -77,32 +77,24 @@ def ranged_file_response(
         common["Last-Modified"] = http_date(modified)
 
     if etag in request.headers.get("If-None-Match", ""):
-        response = HttpResponse(status=304)
-        for key, value in common.items():
-            response[key] = value
-        return response
+        return _bare(304, common)
 
     wanted = None
     if_range = request.headers.get("If-Range")
     if "Range" in request.headers and (if_range is None or if_range == etag):
         wanted = parse_range(request.headers["Range"], size)
     if wanted is False:
-        response = HttpResponse(status=416)
-        response["Content-Range"] = f"bytes */{size}"
-        for key, value in common.items():
-            response[key] = value
-        return response
+        return _bare(416, {**common, "Content-Range": f"bytes */{size}"})
 
     start, end = wanted if isinstance(wanted, tuple) else (0, size - 1)
     length = max(end - start + 1, 0)
-    fh = storage.open(name, "rb")
+    status = 206 if wanted else 200
+    response: HttpResponseBase
     if request.method == "HEAD":
-        fh.close()
-        response = HttpResponse(status=206 if wanted else 200, content_type=content_type)
+        response = HttpResponse(status=status, content_type=content_type)
     else:
-        response = StreamingHttpResponse(
-            _chunks(fh, start, length), status=206 if wanted else 200, content_type=content_type
-        )
+        chunks = _chunks(storage.open(name, "rb"), start, length)
+        response = StreamingHttpResponse(chunks, status=status, content_type=content_type)
     for key, value in common.items():
         response[key] = value
     response["Content-Length"] = str(length)
@@ -110,4 +102,11 @@ def ranged_file_response(
         response["Content-Range"] = f"bytes {start}-{end}/{size}"
     if download_name:
         response["Content-Disposition"] = f'attachment; filename="{download_name}"'
+    return response
+
+
+def _bare(status: int, headers: dict[str, str]) -> HttpResponse:
+    response = HttpResponse(status=status)
+    for key, value in headers.items():
+        response[key] = value
     return response

@@ -122,7 +122,7 @@ class Video(models.Model):
             return "Saving" if self.in_flight else "Not saved"
         if self.status == self.Status.UNKNOWN and self.provider_status:
             return self.provider_status.replace("_", " ").capitalize()
-        return str(self.get_status_display())  # type: ignore[attr-defined]
+        return str(self.get_status_display())
 
     @property
     def status_class(self) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
@@ -63,7 +63,7 @@ class SubmitFailed(Exception):
 
 def video_submit(
     *,
-    owner: AbstractBaseUser,
+    owner: User,
     spec: ModelSpec,
     prompt: str,
     seconds: int,

@@ -7,6 +7,7 @@ every-minute schedule restarts the sweep after a crash.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 import uuid
@@ -50,10 +51,8 @@ def lease_acquire(name: str, token: uuid.UUID, ttl: timedelta) -> bool:
     """Take (or renew) a named lease with one conditional UPDATE."""
     now = timezone.now()
     if not Lease.objects.filter(name=name).exists():
-        try:
+        with contextlib.suppress(IntegrityError):  # another process created it first
             Lease.objects.create(name=name)
-        except IntegrityError:
-            pass  # another process created it first
     free = Q(until__isnull=True) | Q(until__lt=now) | Q(token=token)
     return Lease.objects.filter(free, name=name).update(token=token, until=now + ttl) == 1
 

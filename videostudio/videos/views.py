@@ -6,7 +6,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -32,7 +32,7 @@ MAX_POLLED = 200
 @login_required
 @require_GET
 def video_list(request: HttpRequest) -> HttpResponse:
-    videos = Video.objects.filter(owner=request.user)
+    videos = Video.objects.filter(owner_id=request.user.pk)
     page = Paginator(videos, 24).get_page(request.GET.get("page"))
     return render(
         request,
@@ -58,8 +58,8 @@ def video_new(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         data = form.cleaned_data
         try:
-            video = services.video_submit(
-                owner=request.user,  # type: ignore[arg-type]
+            services.video_submit(
+                owner=request.user,  # type: ignore[arg-type]  # login_required
                 spec=form.spec,
                 prompt=data["prompt"],
                 seconds=data["seconds"],
@@ -121,7 +121,7 @@ def _poller(videos: Any, view: str) -> dict[str, Any]:
 
 @login_required
 @require_http_methods(["GET", "HEAD"])
-def video_media(request: HttpRequest, pk: int, variant: str) -> HttpResponse:
+def video_media(request: HttpRequest, pk: int, variant: str) -> HttpResponseBase:
     if variant not in MEDIA:
         raise Http404("No such file")
     field_name, content_type, ext = MEDIA[variant]

@@ -23,4 +23,7 @@ def sweep() -> str:
 
 def enqueue_sweep() -> None:
     """Wake the tracker now instead of at the next scheduled minute."""
+    if tracking.sweep_running():
+        # It looks for due jobs on every pass, and once more before it stops.
+        return
     async_task(SWEEP_TASK, group="sweep", q_options={"task_name": "sweep (wake-up)"})

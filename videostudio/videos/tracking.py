@@ -44,7 +44,7 @@ class SweepReport:
         if not self.ran:
             return "another sweep is running"
         tail = "; handed over to a new sweep" if self.handed_over else ""
-        return f"{self.refreshed} job looks in {self.passes} passes{tail}"
+        return f"looked at {self.refreshed} jobs in {self.passes} passes{tail}"
 
 
 def lease_acquire(name: str, token: uuid.UUID, ttl: timedelta) -> bool:
@@ -55,6 +55,11 @@ def lease_acquire(name: str, token: uuid.UUID, ttl: timedelta) -> bool:
             Lease.objects.create(name=name)
     free = Q(until__isnull=True) | Q(until__lt=now) | Q(token=token)
     return Lease.objects.filter(free, name=name).update(token=token, until=now + ttl) == 1
+
+
+def sweep_running() -> bool:
+    now = timezone.now()
+    return Lease.objects.filter(name=SWEEP_LEASE, until__gt=now + timedelta(seconds=5)).exists()
 
 
 def lease_release(name: str, token: uuid.UUID) -> None:

@@ -1,0 +1,171 @@
+"""`make bench`: figures for the hot paths, printed as medians of repeated runs.
+
+Runs against a throw-away SQLite database and the in-process simulator, so it
+needs no configuration and touches nothing of a real install.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import tracemalloc
+from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from pathlib import Path
+
+WORK = Path(tempfile.mkdtemp(prefix="videostudio-bench-"))
+os.environ["VIDEOSTUDIO_DATA_DIR"] = str(WORK)
+os.environ.pop("DATABASE_URL", None)
+os.environ["ALLOWED_HOSTS"] = "testserver"
+os.environ["LOG_LEVEL"] = "WARNING"
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "videostudio.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.conf import settings  # noqa: E402
+from django.contrib.auth import get_user_model  # noqa: E402
+from django.core.files.base import ContentFile  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection, reset_queries  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.urls import reverse  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from videostudio.provider.catalog import find_model  # noqa: E402
+from videostudio.provider.client import ProviderClient  # noqa: E402
+from videostudio.simulator.app import Simulator  # noqa: E402
+from videostudio.videos import services, tracking  # noqa: E402
+from videostudio.videos.models import Video  # noqa: E402
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def timed(fn: Callable[[], object], repeat: int) -> list[float]:
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - start)
+    return samples
+
+
+def line(name: str, value: str) -> None:
+    print(f"  {name:<52} {value}")
+    sys.stdout.flush()
+
+
+def bench_tracker(client: ProviderClient, owner: object, jobs: int = 200) -> None:
+    spec = find_model("Sora-2")
+    assert spec
+    for i in range(jobs):
+        services.video_submit(
+            owner=owner,  # type: ignore[arg-type]
+            spec=spec,
+            prompt=f"bench {i}",
+            seconds=4,
+            size="720x1280",
+            image=None,
+            client=client,
+        )
+
+    def look_at_all() -> None:
+        Video.objects.update(next_poll_at=timezone.now())
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            while tracking.videos_sweep_once(client=client, pool=pool, batch=32):
+                pass
+
+    samples = timed(look_at_all, 5)
+    median = statistics.median(samples)
+    print(f"tracker: sweeping {jobs} due jobs in flight (8 provider calls at once)")
+    line("median time to look at all of them", f"{median * 1000:.0f} ms")
+    line("jobs looked at per second", f"{jobs / median:.0f}")
+
+
+def bench_progress(owner: object) -> None:
+    web = Client()
+    web.force_login(owner)  # type: ignore[arg-type]
+    ids = [str(pk) for pk in Video.objects.values_list("pk", flat=True)[:100]]
+    url = reverse("videos:progress")
+    params = {"id": ids, "since": str(time.time() - 3600), "view": "list"}
+    web.get(url, params)  # warm up templates
+    samples = timed(lambda: web.get(url, params), 30)
+    settings.DEBUG = True
+    reset_queries()
+    web.get(url, params)
+    queries = len(connection.queries)
+    settings.DEBUG = False
+    print(f"progress endpoint: {len(ids)} cards in flight, all changed")
+    line("median latency", f"{statistics.median(samples) * 1000:.1f} ms")
+    line("database queries per request", str(queries))
+
+
+def bench_media(owner: object) -> None:
+    size = 64 * 1024 * 1024
+    video = Video.objects.create(
+        owner=owner, model="Sora-2", prompt="big", seconds=4, size="720x1280"
+    )
+    video.video_file.save("big.mp4", ContentFile(os.urandom(1024) * (size // 1024)))
+    web = Client()
+    web.force_login(owner)  # type: ignore[arg-type]
+    url = reverse("videos:media", args=[video.pk, "video"])
+
+    def drain(**headers: str) -> int:
+        response = web.get(url, headers=headers)
+        return sum(len(chunk) for chunk in response.streaming_content)  # type: ignore[attr-defined]
+
+    ranged = timed(lambda: drain(Range="bytes=1048576-2097151"), 30)
+    whole = timed(drain, 3)
+    tracemalloc.start()
+    drain()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    print(f"media: serving a {size // 1048576} MiB video")
+    line("median 1 MiB range request", f"{statistics.median(ranged) * 1000:.1f} ms")
+    line("median whole file", f"{statistics.median(whole) * 1000:.0f} ms")
+    line("peak Python memory while streaming it whole", f"{peak / 1024:.0f} KiB")
+
+
+def bench_simulator() -> None:
+    samples = []
+    for i in range(3):
+        clock = Clock()
+        sim = Simulator(clock=clock, queue_seconds=0, render_seconds=0, cache_dir=WORK / f"c{i}")
+        with ProviderClient(base_url="http://sim/v1", api_key="k", transport=sim.transport()) as c:
+            remote = c.create_video(model="Sora-2", prompt=f"render {i}", seconds=4)
+            clock.now += 1
+            start = time.perf_counter()
+            c.download_content(remote.id, WORK / f"v{i}.mp4")
+            samples.append(time.perf_counter() - start)
+    print("simulator: first download of a 4 s 720x1280 video (renders it)")
+    line("median", f"{statistics.median(samples) * 1000:.0f} ms")
+
+
+def main() -> None:
+    call_command("migrate", verbosity=0)
+    owner = get_user_model().objects.create_user(username="bench", password="x")
+    clock = Clock()
+    simulator = Simulator(clock=clock, queue_seconds=1, render_seconds=3600, cache_dir=WORK / "sim")
+    client = ProviderClient(base_url="http://sim/v1", api_key="k", transport=simulator.transport())
+    clock.now += 30  # every job is in progress
+    print(f"videostudio benchmarks (SQLite in {WORK}); medians of repeated runs\n")
+    bench_tracker(client, owner)
+    bench_progress(owner)
+    bench_media(owner)
+    bench_simulator()
+    shutil.rmtree(WORK, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -279,3 +279,28 @@ def test_polling_slows_down_to_stay_inside_the_teams_budget(owner: Any, settings
     assert services.poll_interval(video, now=now, in_flight=30) == 30.0
     old = now + timedelta(minutes=20)
     assert services.poll_interval(video, now=old, in_flight=1) == 15.0
+
+
+def test_a_job_held_by_a_crashed_sweeper_is_picked_up_again(
+    owner: Any, provider: ProviderClient, clock: FakeClock
+) -> None:
+    video = submit(owner, provider)
+    past = timezone.now() - timedelta(minutes=1)
+    Video.objects.filter(pk=video.pk).update(
+        lease_token=uuid.uuid4(), lease_until=past, next_poll_at=past
+    )
+    clock.advance(5)
+    report = tracking.videos_sweep(client=provider, seconds=0)
+    video.refresh_from_db()
+    assert report.refreshed == 1
+    assert video.status == Video.Status.IN_PROGRESS
+    assert video.lease_token is None
+
+
+def test_a_busy_provider_at_submit_time_says_nothing_was_spent(
+    owner: Any, provider: ProviderClient
+) -> None:
+    with pytest.raises(services.SubmitFailed) as raised:
+        submit(owner, provider, prompt="a parade [error:429]")
+    assert "no points were spent" in raised.value.message
+    assert Video.objects.get().error_code == "rate_limit_error"

@@ -285,3 +285,35 @@ def test_media_that_is_not_archived_or_unknown_is_a_404(browser: Client, owner: 
     assert browser.get(reverse("videos:media", args=[video.pk, "video"])).status_code == 404
     assert browser.get(reverse("videos:media", args=[video.pk, "secrets"])).status_code == 404
     assert browser.get(reverse("videos:detail", args=[999999])).status_code == 404
+
+
+def test_the_detail_page_poller_refreshes_its_panel(browser: Client, owner: Any) -> None:
+    video = make_video(owner, status=Video.Status.IN_PROGRESS, progress=55)
+    html = browser.get(reverse("videos:detail", args=[video.pk])).content.decode()
+    assert "view=detail" in html and f"id={video.pk}" in html
+    response = browser.get(
+        reverse("videos:progress"),
+        {"view": "detail", "id": str(video.pk), "since": "0"},
+        headers=HTMX,
+    )
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert 'class="video-panel' in body and 'hx-swap-oob="true"' in body
+    assert 'value="55"' in body
+
+
+def test_junk_in_the_poller_query_is_ignored(browser: Client, owner: Any) -> None:
+    response = browser.get(
+        reverse("videos:progress"), {"id": ["abc", "-1"], "since": "soon"}, headers=HTMX
+    )
+    assert response.status_code == 286
+
+
+def test_the_admin_is_for_staff(client: Client, owner: Any, staff: Any) -> None:
+    assert client.get(reverse("admin:login")).status_code == 200
+    client.force_login(owner)
+    assert client.get(reverse("admin:index")).status_code == 302
+    staff.is_superuser = True
+    staff.save()
+    client.force_login(staff)
+    assert client.get(reverse("admin:videos_video_changelist")).status_code == 200

@@ -13,8 +13,8 @@ import sys
 import tempfile
 import time
 import tracemalloc
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 WORK = Path(tempfile.mkdtemp(prefix="videostudio-bench-"))

@@ -13,7 +13,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -30,6 +30,7 @@ django.setup()
 
 from django.conf import settings  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
+from django.contrib.auth.models import User  # noqa: E402
 from django.core.files.base import ContentFile  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, reset_queries  # noqa: E402
@@ -66,12 +67,12 @@ def line(name: str, value: str) -> None:
     sys.stdout.flush()
 
 
-def bench_tracker(client: ProviderClient, owner: object, jobs: int = 200) -> None:
+def bench_tracker(client: ProviderClient, owner: User, jobs: int = 200) -> None:
     spec = find_model("Sora-2")
     assert spec
     for i in range(jobs):
         services.video_submit(
-            owner=owner,  # type: ignore[arg-type]
+            owner=owner,
             spec=spec,
             prompt=f"bench {i}",
             seconds=4,
@@ -93,9 +94,9 @@ def bench_tracker(client: ProviderClient, owner: object, jobs: int = 200) -> Non
     line("jobs looked at per second", f"{jobs / median:.0f}")
 
 
-def bench_progress(owner: object) -> None:
+def bench_progress(owner: User) -> None:
     web = Client()
-    web.force_login(owner)  # type: ignore[arg-type]
+    web.force_login(owner)
     ids = [str(pk) for pk in Video.objects.values_list("pk", flat=True)[:100]]
     url = reverse("videos:progress")
     params = {"id": ids, "since": str(time.time() - 3600), "view": "list"}
@@ -111,19 +112,20 @@ def bench_progress(owner: object) -> None:
     line("database queries per request", str(queries))
 
 
-def bench_media(owner: object) -> None:
+def bench_media(owner: User) -> None:
     size = 64 * 1024 * 1024
     video = Video.objects.create(
         owner=owner, model="Sora-2", prompt="big", seconds=4, size="720x1280"
     )
     video.video_file.save("big.mp4", ContentFile(os.urandom(1024) * (size // 1024)))
     web = Client()
-    web.force_login(owner)  # type: ignore[arg-type]
+    web.force_login(owner)
     url = reverse("videos:media", args=[video.pk, "video"])
 
     def drain(**headers: str) -> int:
         response = web.get(url, headers=headers)
-        return sum(len(chunk) for chunk in response.streaming_content)  # type: ignore[attr-defined]
+        chunks: Iterable[bytes] = response.streaming_content  # type: ignore[attr-defined]
+        return sum(len(chunk) for chunk in chunks)
 
     ranged = timed(lambda: drain(Range="bytes=1048576-2097151"), 30)
     whole = timed(drain, 3)

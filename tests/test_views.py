@@ -317,3 +317,25 @@ def test_the_admin_is_for_staff(client: Client, owner: Any, staff: Any) -> None:
     staff.save()
     client.force_login(staff)
     assert client.get(reverse("admin:videos_video_changelist")).status_code == 200
+
+
+def test_try_again_fills_the_form_with_the_failed_jobs_settings(
+    browser: Client, owner: Any
+) -> None:
+    failed = make_video(
+        owner,
+        model="Veo-3",
+        prompt="a windmill in a storm",
+        seconds=6,
+        size="1280x720",
+        status=Video.Status.FAILED,
+        next_poll_at=None,
+        error_message="Provider error",
+    )
+    listing = browser.get(reverse("videos:list")).content.decode()
+    assert f"?from={failed.pk}" in listing
+    html = browser.get(reverse("videos:new"), {"from": str(failed.pk)}).content.decode()
+    assert "a windmill in a storm</textarea>" in html
+    assert '<option value="Veo-3" selected>' in html
+    assert '<option value="6" selected>' in html
+    assert '<option value="1280x720" selected>' in html

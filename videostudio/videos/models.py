@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -18,6 +19,15 @@ def video_dir(video: Video) -> str:
 def reference_upload_to(instance: Video, filename: str) -> str:
     ext = filename.rsplit(".", 1)[-1].lower() if "." in filename else "bin"
     return f"{video_dir(instance)}/reference.{ext}"
+
+
+class VideoQuerySet(models.QuerySet["Video"]):
+    def visible_to(self, user: Any) -> VideoQuerySet:
+        """What `user` may see. Every page and media URL goes through here, so the
+        rules for private videos live in one place."""
+        if not getattr(user, "is_authenticated", False):
+            return self.none()
+        return self
 
 
 class Video(models.Model):
@@ -88,6 +98,8 @@ class Video(models.Model):
     poll_failures = models.PositiveSmallIntegerField(default=0)
     lease_token = models.UUIDField(null=True, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True)
+
+    objects = VideoQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -47,7 +47,18 @@ def video_new(request: HttpRequest) -> HttpResponse:
     htmx = getattr(request, "htmx", None)
     if request.method == "GET":
         # Keep what the user chose when the new model allows it.
-        initial = {key: request.GET.get(key) for key in ("model", "seconds", "size")}
+        initial: dict[str, Any] = {k: request.GET.get(k) for k in ("model", "seconds", "size")}
+        source = request.GET.get("from", "")
+        if source.isdigit():
+            # "Try again": the same settings as an earlier job.
+            earlier = Video.objects.visible_to(request.user).filter(pk=int(source)).first()
+            if earlier is not None:
+                initial.update(
+                    model=earlier.model,
+                    prompt=earlier.prompt,
+                    seconds=earlier.seconds,
+                    size=earlier.size,
+                )
         form = VideoForm(initial={k: v for k, v in initial.items() if v})
         if htmx and htmx.target == "video-fields":
             # The model changed: show the durations and sizes it allows.
@@ -81,7 +92,7 @@ def video_new(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def video_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    video = get_object_or_404(Video.objects.select_related("owner"), pk=pk)
+    video = get_object_or_404(Video.objects.visible_to(request.user).select_related("owner"), pk=pk)
     return render(
         request, "videos/detail.html", {"video": video, "poller": _poller([video], "detail")}
     )
@@ -101,7 +112,8 @@ def video_progress(request: HttpRequest) -> HttpResponse:
         since = datetime.fromtimestamp(float(request.GET.get("since", "0")), tz=UTC)
     except (ValueError, OverflowError):
         since = datetime.fromtimestamp(0, tz=UTC)
-    videos = list(Video.objects.filter(pk__in=ids).select_related("owner"))
+    visible = Video.objects.visible_to(request.user)
+    videos = list(visible.filter(pk__in=ids).select_related("owner"))
     changed = [v for v in videos if v.updated_at > since]
     poller = _poller(videos, view)
     template = f"videos/{view}.html#progress"
@@ -125,7 +137,7 @@ def video_media(request: HttpRequest, pk: int, variant: str) -> HttpResponseBase
     if variant not in MEDIA:
         raise Http404("No such file")
     field_name, content_type, ext = MEDIA[variant]
-    video = get_object_or_404(Video, pk=pk)
+    video = get_object_or_404(Video.objects.visible_to(request.user), pk=pk)
     fieldfile = getattr(video, field_name)
     if not fieldfile:
         raise Http404("This file is not archived.")

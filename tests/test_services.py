@@ -204,8 +204,9 @@ def test_a_send_interrupted_by_a_crash_is_marked_as_uncertain_not_resent(
     report = tracking.videos_sweep(client=provider, seconds=0)
     video.refresh_from_db()
     assert report.refreshed == 1
-    assert video.status == Video.Status.FAILED
+    assert video.status == Video.Status.UNCONFIRMED
     assert video.error_code == "outcome_unknown"
+    assert video.next_poll_at is not None  # to be settled from the usage history
 
 
 def test_the_sweep_polls_due_jobs_at_once_with_one_client(

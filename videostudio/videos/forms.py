@@ -11,7 +11,7 @@ from django.core.validators import MaxLengthValidator
 from django.urls import reverse_lazy
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from videostudio.provider.catalog import DEFAULT_CATALOG, ModelSpec, find_model
+from videostudio.provider.catalog import ModelSpec, find_model
 
 IMAGE_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 
@@ -57,9 +57,7 @@ class VideoForm(forms.Form):
         widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png,image/webp"}),
     )
 
-    def __init__(
-        self, *args: Any, catalog: tuple[ModelSpec, ...] = DEFAULT_CATALOG, **kwargs: Any
-    ) -> None:
+    def __init__(self, *args: Any, catalog: tuple[ModelSpec, ...], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.catalog = catalog
         max_chars = settings.VIDEOSTUDIO_MAX_PROMPT_CHARS

@@ -39,6 +39,8 @@ class Video(models.Model):
 
     class Status(models.TextChoices):
         SUBMITTING = "submitting", "Sending"
+        # Sent, but the provider never confirmed it: being settled from the usage history.
+        UNCONFIRMED = "unconfirmed", "Unconfirmed"
         QUEUED = "queued", "Queued"
         IN_PROGRESS = "in_progress", "Generating"
         COMPLETED = "completed", "Completed"

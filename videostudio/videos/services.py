@@ -26,8 +26,9 @@ from django.utils import timezone
 from videostudio.provider.catalog import ModelSpec
 from videostudio.provider.client import ProviderClient
 from videostudio.provider.errors import InvalidRequest, NotFound, ProviderError
-from videostudio.provider.types import RemoteVideo
+from videostudio.provider.types import HistoryEntry, RemoteVideo
 from videostudio.videos.models import Video, video_dir
+from videostudio.videos.reconcile import RECHECK, history_around, reconcile_fields
 
 log = logging.getLogger(__name__)
 
@@ -115,9 +116,21 @@ def video_submit(
             model=spec.name, prompt=prompt, seconds=seconds, size=size, image=image_part
         )
     except ProviderError as exc:
-        message = _submit_error_message(exc)
-        _record_failure(video, code=_error_code(exc), message=message)
-        log.warning("submit of video %s failed: %s", video.pk, exc.error_type)
+        log.warning("submit of video %s failed: %s", video.pk, exc.error_type or exc.status)
+        if exc.outcome_unknown:
+            _record(video, **UNCONFIRMED_FIELDS, next_poll_at=timezone.now() + RECHECK)
+            raise SubmitFailed(video, video.error_message) from exc
+        message = _submit_error_message(exc, spec)
+        # A definite refusal frees the form's token: fixing the form and sending
+        # it again is a new job, not a repeat of this one.
+        _record(
+            video,
+            status=Video.Status.FAILED,
+            error_code=_error_code(exc),
+            error_message=message,
+            client_token=None,
+            next_poll_at=None,
+        )
         raise SubmitFailed(video, message) from exc
 
     now = timezone.now()
@@ -130,12 +143,31 @@ def video_submit(
     return video
 
 
-def _submit_error_message(exc: ProviderError) -> str:
-    if exc.outcome_unknown:
+UNCONFIRMED_FIELDS: dict[str, Any] = {
+    "status": Video.Status.UNCONFIRMED,
+    "error_code": "outcome_unknown",
+    "error_message": (
+        "The provider did not confirm this job. It may or may not have been made and "
+        "charged, so it will not be sent again; the team's usage history is being "
+        "checked to settle it."
+    ),
+}
+
+
+def is_unknown_model(exc: ProviderError) -> bool:
+    """The provider refused the model itself (retired, renamed, never offered)."""
+    return isinstance(exc, NotFound | InvalidRequest) and "model" in exc.message.lower()
+
+
+def _submit_error_message(exc: ProviderError, spec: ModelSpec) -> str:
+    if is_unknown_model(exc):
+        from videostudio.catalog.services import catalog_note_unknown
+
+        catalog_note_unknown(name=spec.name, message=exc.message)
         return (
-            "The provider did not confirm this job in time. It may still have been created "
-            "and charged, so it was not sent again automatically. Check the usage page "
-            "before submitting it again."
+            f"The provider does not offer {spec.label} any more ({exc.message}). "
+            "An admin should open Admin → Model catalog and press “Sync from provider”, "
+            "or disable this model there. Choose another model meanwhile."
         )
     if not exc.transient:
         return exc.user_message
@@ -143,19 +175,14 @@ def _submit_error_message(exc: ProviderError) -> str:
 
 
 def _error_code(exc: ProviderError) -> str:
-    return "outcome_unknown" if exc.outcome_unknown else (exc.error_type or "provider_error")
+    if is_unknown_model(exc):
+        return "unknown_model"
+    return exc.error_type or "provider_error"
 
 
-def _record_failure(video: Video, *, code: str, message: str) -> None:
-    Video.objects.filter(pk=video.pk).update(
-        status=Video.Status.FAILED,
-        error_code=code[:100],
-        error_message=message,
-        next_poll_at=None,
-        lease_token=None,
-        lease_until=None,
-        updated_at=timezone.now(),
-    )
+def _record(video: Video, **fields: Any) -> None:
+    fields.update(lease_token=None, lease_until=None, updated_at=timezone.now())
+    Video.objects.filter(pk=video.pk).update(**fields)
     video.refresh_from_db()
 
 
@@ -173,6 +200,7 @@ class Fetched:
     """What one look at the provider found; no database access went into it."""
 
     remote: RemoteVideo | None = None
+    history: list[HistoryEntry] | None = None
     error: ProviderError | None = None
     files: dict[str, str] = field(default_factory=dict)
     archive_error: str = ""
@@ -184,7 +212,12 @@ def video_fetch(*, video: Video, client: ProviderClient) -> Fetched:
     Thread-safe: touches the provider and file storage, never the database.
     """
     if not video.provider_id:
-        return Fetched()
+        if video.status != Video.Status.UNCONFIRMED:
+            return Fetched()
+        try:
+            return Fetched(history=history_around(video, client))
+        except ProviderError as exc:
+            return Fetched(error=exc)
     try:
         remote = client.retrieve_video(video.provider_id)
     except ProviderError as exc:
@@ -232,15 +265,10 @@ def video_apply(
     now = now or timezone.now()
     fields: dict[str, Any]
     if video.status == Video.Status.SUBMITTING:
-        fields = {
-            "status": Video.Status.FAILED,
-            "error_code": "outcome_unknown",
-            "error_message": (
-                "The app stopped while sending this job to the provider. It may or may not "
-                "have been created and charged; it was not sent again automatically."
-            ),
-            "next_poll_at": None,
-        }
+        # The process sending it died mid-call (its lease ran out).
+        fields = {**UNCONFIRMED_FIELDS, "next_poll_at": now + RECHECK}
+    elif video.status == Video.Status.UNCONFIRMED:
+        fields = _fields_unconfirmed(video, fetched, now)
     elif fetched.error is not None:
         fields = _fields_after_error(video, fetched.error, now)
     elif fetched.remote is not None:
@@ -304,6 +332,24 @@ def _fields_from_remote(video: Video, remote: RemoteVideo, *, now: datetime) -> 
         fields["error_code"] = (remote.error_code or "generation_failed")[:100]
         fields["error_message"] = remote.error_message or "The provider could not make this video."
     return fields
+
+
+def _fields_unconfirmed(video: Video, fetched: Fetched, now: datetime) -> dict[str, Any]:
+    if fetched.history is not None:
+        return reconcile_fields(video, fetched.history, now)
+    if isinstance(fetched.error, NotFound | InvalidRequest):
+        return {
+            "status": Video.Status.FAILED,
+            "error_message": (
+                "The provider did not confirm this job and offers no usage history to "
+                "check it against: it may or may not have been made and charged. It was "
+                "not sent again."
+            ),
+            "next_poll_at": None,
+        }
+    if fetched.error is not None:
+        return _fields_after_error(video, fetched.error, now)
+    return {"next_poll_at": now + RECHECK}
 
 
 def _fields_after_error(video: Video, exc: ProviderError, now: datetime) -> dict[str, Any]:

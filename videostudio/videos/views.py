@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
 
+from videostudio.catalog.services import catalog_specs
 from videostudio.videos import services
 from videostudio.videos.connection import get_client
 from videostudio.videos.forms import VideoForm
@@ -45,6 +46,9 @@ def video_list(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def video_new(request: HttpRequest) -> HttpResponse:
     htmx = getattr(request, "htmx", None)
+    specs = catalog_specs()
+    if not specs:
+        return render(request, "videos/new.html", {"form": None})
     if request.method == "GET":
         # Keep what the user chose when the new model allows it.
         initial: dict[str, Any] = {k: request.GET.get(k) for k in ("model", "seconds", "size")}
@@ -59,13 +63,13 @@ def video_new(request: HttpRequest) -> HttpResponse:
                     seconds=earlier.seconds,
                     size=earlier.size,
                 )
-        form = VideoForm(initial={k: v for k, v in initial.items() if v})
+        form = VideoForm(initial={k: v for k, v in initial.items() if v}, catalog=specs)
         if htmx and htmx.target == "video-fields":
             # The model changed: show the durations and sizes it allows.
             return render(request, "videos/new.html#fields", {"form": form})
         return render(request, "videos/new.html", {"form": form})
 
-    form = VideoForm(request.POST, request.FILES)
+    form = VideoForm(request.POST, request.FILES, catalog=specs)
     if form.is_valid():
         data = form.cleaned_data
         try:
@@ -80,7 +84,13 @@ def video_new(request: HttpRequest) -> HttpResponse:
                 token=data.get("token"),
             )
         except services.SubmitFailed as exc:
-            form.add_error(None, exc.message)
+            if exc.video.status != Video.Status.UNCONFIRMED:
+                form.add_error(None, exc.message)
+            else:
+                # It may exist at the provider: show it among the jobs, being settled.
+                messages.warning(request, exc.message)
+                url = reverse("videos:list")
+                return HttpResponseClientRedirect(url) if htmx else redirect(url)
         else:
             messages.success(request, "Sent. Your video is on its way.")
             url = reverse("videos:list")

@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
+import uuid
+from datetime import timedelta
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -12,6 +15,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.cache.backends.filebased import FileBasedCache
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.db import connection
@@ -19,6 +23,7 @@ from django_q.models import OrmQ, Schedule
 
 from videostudio import env
 from videostudio.videos import tasks, tracking
+from videostudio.videos.connection import CacheRateGate
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -149,9 +154,6 @@ def test_migrate_installs_the_every_minute_sweep() -> None:
 def test_a_wake_up_is_queued_unless_a_sweep_is_already_running() -> None:
     tasks.enqueue_sweep()
     assert OrmQ.objects.count() == 1
-    import uuid
-    from datetime import timedelta
-
     tracking.lease_acquire(tracking.SWEEP_LEASE, uuid.uuid4(), timedelta(seconds=60))
     tasks.enqueue_sweep()
     assert OrmQ.objects.count() == 1
@@ -161,3 +163,19 @@ def test_a_wake_up_is_queued_unless_a_sweep_is_already_running() -> None:
 def test_the_sweep_task_reports_what_it_did(monkeypatch: Any, provider: Any) -> None:
     monkeypatch.setattr(settings, "VIDEOSTUDIO_SWEEP_SECONDS", 0)
     assert tasks.sweep() == "looked at 0 jobs in 1 passes"
+
+
+def test_a_429_cooldown_is_shared_through_the_cache(tmp_path: Path) -> None:
+    # Two processes on one machine: two cache objects over the same folder.
+    key = f"test:cooldown:{uuid.uuid4().hex}"
+    web = FileBasedCache(str(tmp_path / "cache"), {})
+    worker = FileBasedCache(str(tmp_path / "cache"), {})
+    slept: list[float] = []
+
+    CacheRateGate(web, key=key).block_until(time.monotonic() + 30)
+    CacheRateGate(worker, key=key, sleep=slept.append).wait()
+    assert slept and 25 < slept[0] <= 30
+
+    other: list[float] = []
+    CacheRateGate(worker, key=f"{key}:other", sleep=other.append).wait()
+    assert other == []

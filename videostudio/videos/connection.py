@@ -7,15 +7,66 @@ with its own instance, agree about every job.
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
+from collections.abc import Callable
 
 import httpx
 from django.conf import settings
+from django.core.cache import BaseCache, cache
 
 from videostudio.provider.client import ProviderClient
+from videostudio.provider.ratelimit import LocalRateGate
+
+log = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 _client: ProviderClient | None = None
+
+
+class CacheRateGate:
+    """The 429 cooldown shared by every process through Django's cache (the file
+    cache on one machine, Redis when scaled out): once the provider says "slow
+    down", nobody on the team uses the key until Retry-After has passed."""
+
+    def __init__(
+        self,
+        cache: BaseCache,
+        *,
+        key: str = "videostudio:provider:cooldown",
+        refresh: float = 0.5,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._cache = cache
+        self._key = key
+        self._refresh = refresh
+        self._local = LocalRateGate(sleep=sleep)
+        self._checked = float("-inf")
+
+    def block_until(self, monotonic_deadline: float) -> None:
+        self._local.block_until(monotonic_deadline)
+        until = time.time() + (monotonic_deadline - time.monotonic())
+        try:
+            if until > float(self._cache.get(self._key) or 0):
+                self._cache.set(self._key, until, timeout=int(until - time.time()) + 5)
+        except Exception:  # the cache is a courtesy; the local gate still holds
+            log.warning("could not share the provider cooldown", exc_info=True)
+
+    def wait(self) -> None:
+        # Read the shared deadline at most every `refresh` seconds: cheap enough
+        # to ask before every call.
+        now = time.monotonic()
+        if now - self._checked >= self._refresh:
+            self._checked = now
+            try:
+                until = float(self._cache.get(self._key) or 0)
+            except Exception:
+                log.warning("could not read the provider cooldown", exc_info=True)
+                until = 0.0
+            if until > time.time():
+                self._local.block_until(now + until - time.time())
+        self._local.wait()
 
 DEMO_BASE_URL = "http://simulator.invalid/v1"
 
@@ -36,6 +87,7 @@ def build_client(*, transport: httpx.BaseTransport | None = None) -> ProviderCli
         transport=transport,
         timeout=settings.VIDEOSTUDIO_PROVIDER_TIMEOUT,
         max_retries=settings.VIDEOSTUDIO_PROVIDER_RETRIES,
+        gate=CacheRateGate(cache),
     )
 
 

@@ -179,3 +179,18 @@ def test_a_429_cooldown_is_shared_through_the_cache(tmp_path: Path) -> None:
     other: list[float] = []
     CacheRateGate(worker, key=f"{key}:other", sleep=other.append).wait()
     assert other == []
+
+
+def test_the_apps_client_paces_itself_and_shares_its_cooldown(settings: Any) -> None:
+    from videostudio.provider.ratelimit import LocalRateLimiter
+    from videostudio.provider.ratelimit_redis import RedisRateGate, RedisRateLimiter
+    from videostudio.videos.connection import build_client
+
+    settings.REDIS_URL = ""
+    client = build_client()
+    assert isinstance(client._limiter, LocalRateLimiter)
+    assert isinstance(client._gate, CacheRateGate)
+    settings.REDIS_URL = "redis://127.0.0.1:6379/0"
+    client = build_client()
+    assert isinstance(client._limiter, RedisRateLimiter)
+    assert isinstance(client._gate, RedisRateGate)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import select
 import subprocess
@@ -19,6 +20,7 @@ from PIL import Image
 
 from videostudio.simulator import Simulator, serve
 from videostudio.simulator import catalog as sim_catalog
+from videostudio.simulator.__main__ import Injection, build_parser
 from videostudio.simulator.jobs import MAX_ID_CHARS
 
 START = 1_790_000_000.0
@@ -98,12 +100,17 @@ def create(api: httpx.Client, **body: Any) -> dict[str, Any]:
     return data
 
 
-def assert_error(response: httpx.Response, status: int, error_type: str) -> dict[str, Any]:
+def assert_error(
+    response: httpx.Response,
+    status: int,
+    error_type: str,
+    metadata: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     assert response.status_code == status, response.text
     error: dict[str, Any] = response.json()["error"]
     assert error["code"] == status
     assert error["type"] == error_type
-    assert error["metadata"] == {}
+    assert error["metadata"] == (metadata or {})
     assert isinstance(error["message"], str)
     assert error["message"]
     return error
@@ -173,7 +180,6 @@ def test_it_applies_each_models_defaults(api: httpx.Client) -> None:
 @pytest.mark.parametrize(
     ("body", "words"),
     [
-        ({"model": "Dall-E-9", "prompt": "x"}, "Unknown model"),
         ({"prompt": "x"}, "model"),
         ({"model": "Sora-2"}, "prompt"),
         ({"model": "Sora-2", "prompt": "   "}, "prompt"),
@@ -341,7 +347,7 @@ def test_it_answers_unknown_paths_wrong_methods_and_junk_ids_with_envelopes(
 def test_it_answers_500_instead_of_a_traceback(
     api: httpx.Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def explode() -> dict[str, object]:
+    def explode(*args: object) -> dict[str, object]:
         raise RuntimeError("boom")
 
     monkeypatch.setattr(sim_catalog, "models_payload", explode)
@@ -565,6 +571,120 @@ def test_it_lists_the_video_models_and_some_others(api: httpx.Client) -> None:
     assert all({"id", "object", "created", "owned_by"} <= set(m) for m in listing["data"])
 
 
+def video_model_ids(api: httpx.Client) -> list[str]:
+    listing = api.get("/models").json()["data"]
+    return [m["id"] for m in listing if m["architecture"]["output_modalities"] == ["video"]]
+
+
+def assert_model_not_available(response: httpx.Response, name: str) -> None:
+    error = assert_error(response, 404, "not_found", {"param": "model"})
+    assert error["message"] == f"Model '{name}' does not exist or is not available"
+
+
+def test_it_describes_each_model_in_the_listing(api: httpx.Client) -> None:
+    sora = next(m for m in api.get("/models").json()["data"] if m["id"] == "Sora-2")
+
+    assert sora["owned_by"] == "openai"
+    assert isinstance(sora["created"], int)
+    assert "remix" in sora["description"]
+    assert "20 seconds" in sora["description"]
+    assert sora["architecture"]["modality"] == "text,image->video"
+
+
+def test_it_does_not_offer_tomorrows_model_by_default(api: httpx.Client, sim: Simulator) -> None:
+    assert sim.models == sim_catalog.DEFAULT_MODELS
+    assert "Sora-3" not in video_model_ids(api)
+    assert sim_catalog.VIDEO_MODELS[-1].name == "Sora-3"  # appended: old ids keep their model
+
+    assert_model_not_available(
+        api.post("/videos", json={"model": "sora-3", "prompt": "x"}), "sora-3"
+    )
+    assert_model_not_available(
+        api.post("/videos", json={"model": "Dall-E-9", "prompt": "x"}), "Dall-E-9"
+    )
+    assert sim.ledger.balance == 1_000_000
+
+
+def test_it_offers_only_the_models_it_is_given(sim_clock: Clock, cache_dir: Path) -> None:
+    sim = make_sim(sim_clock, cache_dir, models=["sora-3", "VEO-3", "Veo-3"])
+    with make_api(sim) as api:
+        assert sim.models == ("Veo-3", "Sora-3")
+        assert video_model_ids(api) == ["Veo-3", "Sora-3"]
+        assert "Claude-Sonnet-4.5" in [m["id"] for m in api.get("/models").json()["data"]]
+
+        video = create(api, model="Sora-3", seconds=25, size="1920x1080")
+        assert (video["model"], video["seconds"], video["size"]) == ("Sora-3", 25, "1920x1080")
+        assert api.get(f"/videos/{video['id']}").json()["size"] == "1920x1080"
+        assert create(api, model="Sora-3")["seconds"] == 4
+        too_big = {"model": "Sora-3", "prompt": "x", "size": "1792x1024"}
+        assert_error(api.post("/videos", json=too_big), 400, "invalid_request_error")
+        finish(sim_clock)
+        remix = api.post(f"/videos/{video['id']}/remix", json={"prompt": "Again"})
+        assert remix.json()["model"] == "Sora-3"
+
+        sora2 = api.post("/videos", json={"model": "Sora-2", "prompt": "x"})
+        assert_model_not_available(sora2, "Sora-2")
+
+
+def test_it_keeps_todays_sizes_and_durations_for_todays_models(api: httpx.Client) -> None:
+    cases: list[tuple[str, dict[str, Any]]] = [
+        ("Sora-2", {"seconds": 25}),
+        ("Sora-2-Pro", {"size": "1920x1080"}),
+        ("Veo-3", {"size": "1080x1920"}),
+    ]
+    for model, body in cases:
+        response = api.post("/videos", json={"model": model, "prompt": "x", **body})
+        assert_error(response, 400, "invalid_request_error")
+
+
+def test_it_still_shows_old_videos_of_a_withdrawn_model(
+    api: httpx.Client, sim: Simulator, sim_clock: Clock
+) -> None:
+    video_id = create(api, model="Sora-2", seconds=4)["id"]
+    finish(sim_clock)
+
+    sim.models = ["Veo-3"]
+
+    assert video_model_ids(api) == ["Veo-3"]
+    assert api.get(f"/videos/{video_id}").json()["status"] == "completed"
+    thumbnail = api.get(f"/videos/{video_id}/content", params={"variant": "thumbnail"})
+    assert thumbnail.status_code == 200
+    remix = api.post(f"/videos/{video_id}/remix", json={"prompt": "x"})
+    assert_model_not_available(remix, "Sora-2")
+    extension = api.post("/videos/extensions", json={"video": {"id": video_id}, "prompt": "x"})
+    assert_model_not_available(extension, "Sora-2")
+    assert_model_not_available(
+        api.post("/videos", json={"model": "Sora-2", "prompt": "x"}), "Sora-2"
+    )
+
+    sim.models = sim_catalog.DEFAULT_MODELS
+    assert api.post(f"/videos/{video_id}/remix", json={"prompt": "x"}).status_code == 200
+
+
+def test_it_can_offer_no_video_model_at_all(sim_clock: Clock, cache_dir: Path) -> None:
+    with make_api(make_sim(sim_clock, cache_dir, models=[])) as api:
+        assert video_model_ids(api) == []
+        assert_model_not_available(
+            api.post("/videos", json={"model": "Veo-3", "prompt": "x"}), "Veo-3"
+        )
+
+
+def test_it_refuses_to_offer_a_model_it_does_not_know(sim_clock: Clock, cache_dir: Path) -> None:
+    with pytest.raises(ValueError, match="Sora-9"):
+        make_sim(sim_clock, cache_dir, models=["Sora-2", "Sora-9"])
+    with pytest.raises(TypeError):
+        make_sim(sim_clock, cache_dir, models="Sora-2")
+
+
+def test_it_can_play_a_provider_without_a_models_endpoint(
+    sim_clock: Clock, cache_dir: Path
+) -> None:
+    with make_api(make_sim(sim_clock, cache_dir, models_endpoint=False)) as api:
+        assert_error(api.get("/models"), 404, "not_found")
+        assert create(api, model="Veo-3")["status"] == "queued"
+        assert api.get("/usage/current_balance").status_code == 200
+
+
 def test_it_charges_points_and_pages_through_history_newest_first(
     api: httpx.Client, sim_clock: Clock
 ) -> None:
@@ -631,8 +751,10 @@ def test_it_serves_over_real_http_on_a_loopback_port(sim_clock: Clock, cache_dir
     assert not thread.is_alive()
 
 
-def test_it_runs_from_the_command_line_and_prints_its_url() -> None:
-    command = [sys.executable, "-m", "videostudio.simulator", "--port", "0"]
+@contextlib.contextmanager
+def command_line(*options: str) -> Iterator[str]:
+    """Run `python -m videostudio.simulator` on a free port; yield the URL it announces."""
+    command = [sys.executable, "-m", "videostudio.simulator", "--port", "0", *options]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
@@ -642,8 +764,67 @@ def test_it_runs_from_the_command_line_and_prints_its_url() -> None:
         assert line.startswith("Simulator listening on http://127.0.0.1:")
         url = line.rsplit(" ", 1)[-1]
         assert url.endswith("/v1")
-        response = httpx.get(f"{url}/models", headers=AUTH, timeout=10)
-        assert response.status_code == 200
+        yield url
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_it_runs_from_the_command_line_and_prints_its_url() -> None:
+    with command_line() as url:
+        response = httpx.get(f"{url}/models", headers=AUTH, timeout=10)
+        assert response.status_code == 200
+
+
+def test_it_takes_models_and_injected_errors_on_the_command_line() -> None:
+    options = ("--models", "Sora-3,veo-3", "--no-models-endpoint", "--inject", "503:2:/usage")
+    with command_line(*options) as url, httpx.Client(base_url=url, headers=AUTH) as api:
+        assert_error(api.get("/models"), 404, "not_found")
+        for _ in range(2):
+            assert_error(api.get("/usage/current_balance"), 503, "provider_error")
+        assert api.get("/usage/current_balance").status_code == 200
+        assert create(api, model="Sora-3", seconds=25)["seconds"] == 25
+        assert create(api, model="Veo-3")["model"] == "Veo-3"
+        refused = api.post("/videos", json={"model": "Sora-2", "prompt": "x"})
+        assert_error(refused, 404, "not_found", {"param": "model"})
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("429", Injection(429)),
+        ("500:3", Injection(500, 3)),
+        ("429:2:/videos/", Injection(429, 2, "/videos/")),
+        ("404::/content", Injection(404, 1, "/content")),
+        ("503:1:a:b", Injection(503, 1, "a:b")),
+    ],
+)
+def test_it_reads_error_injections_from_the_command_line(text: str, expected: Injection) -> None:
+    args = build_parser().parse_args(["--inject", text, "--inject", "500"])
+    assert args.inject == [expected, Injection(500)]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--inject", "teapot"],
+        ["--inject", "200"],
+        ["--inject", "429:0"],
+        ["--inject", "429:x"],
+        ["--models", "Sora-2,Dall-E-9"],
+    ],
+)
+def test_it_rejects_bad_command_line_options(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args(argv)
+    assert exit_info.value.code == 2
+    assert "error" in capsys.readouterr().err
+
+
+def test_its_command_line_defaults_to_todays_models_and_the_models_endpoint() -> None:
+    args = build_parser().parse_args(["--models", " sora-2 , Veo-3,"])
+    assert args.models == ("sora-2", "Veo-3")
+    defaults = build_parser().parse_args([])
+    assert (defaults.models, defaults.models_endpoint, defaults.inject) == (None, True, [])

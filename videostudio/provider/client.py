@@ -3,7 +3,8 @@
 Every call goes through `_call`, which owns the two rules that cost money when
 broken: a create (or remix, or extension) is only sent again when it certainly
 never reached the provider, and a 429 closes the gate for every thread sharing
-this client until Retry-After has passed.
+this client until Retry-After has passed. With a `limiter`, every attempt
+(retries too: each one spends the team's request budget) first takes its turn.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from videostudio.provider.errors import (
     RateLimited,
     error_from_response,
 )
-from videostudio.provider.ratelimit import LocalRateGate, RateGate
+from videostudio.provider.ratelimit import LocalRateGate, RateGate, RateLimiter
 from videostudio.provider.types import Download, HistoryPage, RemoteModel, RemoteVideo
 
 logger = logging.getLogger(__name__)
@@ -66,6 +67,7 @@ class ProviderClient:
         usage_base_url: str | None = None,
         user_agent: str = "videostudio/0.1",
         gate: RateGate | None = None,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         # Poe serves usage beside /v1, not under it: https://api.poe.com/usage/...
@@ -77,6 +79,7 @@ class ProviderClient:
         self._random = random
         self._clock = clock
         self._gate: RateGate = gate or LocalRateGate(clock=clock, sleep=sleep)
+        self._limiter = limiter  # None: no pacing, only the 429 gate
         headers = {"User-Agent": user_agent}
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
@@ -206,6 +209,8 @@ class ProviderClient:
         attempt = 0
         while True:
             self._gate.wait()
+            if self._limiter is not None:
+                self._limiter.acquire()
             try:
                 return self._attempt(method, url, handle, request)
             except ProviderError as error:

@@ -4,11 +4,48 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
 
+from videostudio.simulator import catalog
 from videostudio.simulator.server import make_simulator_server
 
 
-def main(argv: list[str] | None = None) -> int:
+@dataclass(frozen=True)
+class Injection:
+    """One `--inject STATUS[:COUNT[:PATH_SUBSTRING]]`, as `Simulator.inject_error` takes it."""
+
+    status: int
+    count: int = 1
+    path_contains: str = ""
+
+
+def parse_injection(text: str) -> Injection:
+    # Split twice at most: the path part may itself hold a colon.
+    status, _, rest = text.partition(":")
+    count, _, path = rest.partition(":")
+    try:
+        injection = Injection(int(status), int(count) if count else 1, path)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected STATUS[:COUNT[:PATH_SUBSTRING]], e.g. 429:3:/videos, not {text!r}"
+        ) from None
+    if not 400 <= injection.status <= 599:
+        raise argparse.ArgumentTypeError(f"STATUS must be an HTTP error (400-599), not {status}")
+    if injection.count < 1:
+        raise argparse.ArgumentTypeError(f"COUNT must be at least 1, not {count}")
+    return injection
+
+
+def parse_models(text: str) -> tuple[str, ...]:
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    try:
+        catalog.resolve_models(names)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return names
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m videostudio.simulator",
         description="A fake OpenAI-compatible Videos API (Poe dialect by default).",
@@ -21,7 +58,39 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dialect", choices=("poe", "openai"), default="poe")
     parser.add_argument("--api-key", default=None, help="accept only this key (default: any)")
     parser.add_argument("--fps", type=int, default=12)
-    args = parser.parse_args(argv)
+    parser.add_argument(
+        "--models",
+        type=parse_models,
+        default=None,
+        metavar="NAME,NAME",
+        help=(
+            "the video models offered (default: "
+            + ",".join(catalog.DEFAULT_MODELS)
+            + "; also known: "
+            + ",".join(m.name for m in catalog.VIDEO_MODELS if not m.offered_by_default)
+            + ")"
+        ),
+    )
+    parser.add_argument(
+        "--no-models-endpoint",
+        dest="models_endpoint",
+        action="store_false",
+        help="answer 404 to GET /v1/models, like a provider without that endpoint",
+    )
+    parser.add_argument(
+        "--inject",
+        type=parse_injection,
+        action="append",
+        default=[],
+        metavar="STATUS[:COUNT[:PATH_SUBSTRING]]",
+        help="answer the next COUNT (1) requests whose path contains PATH_SUBSTRING with "
+        "error STATUS; repeatable",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
 
     server = make_simulator_server(
         args.host,
@@ -32,7 +101,13 @@ def main(argv: list[str] | None = None) -> int:
         dialect=args.dialect,
         api_key=args.api_key,
         fps=args.fps,
+        models=args.models,
+        models_endpoint=args.models_endpoint,
     )
+    for injection in args.inject:
+        server.simulator.inject_error(
+            injection.status, count=injection.count, path_contains=injection.path_contains
+        )
     # Scripts wait for this line (and read the real port from it when --port 0).
     print(f"Simulator listening on {server.url}", flush=True)
     try:

@@ -12,6 +12,13 @@ Rules beyond the docs, chosen to be permissive where Poe says nothing: a remix
 needs a Sora source that has not failed (it may still be rendering, or expired);
 an extension needs a Sora source that is `completed` (expired content is fine,
 since nothing is read from it), and the lineage may total at most 120 seconds.
+
+Models come and go (OpenAI retired its own Sora API), so what is offered is a
+setting: `models=` names the video models offered (`catalog.DEFAULT_MODELS` by
+default; it may change at run time through `.models`). A create, remix or
+extension with a model that is not offered answers 404, as an unknown model does;
+existing jobs of a withdrawn model can still be retrieved and downloaded.
+`models_endpoint=False` plays a provider without `GET /v1/models`.
 """
 
 from __future__ import annotations
@@ -70,6 +77,8 @@ class Simulator:
         cache_dir: Path | None = None,
         fps: int = 12,
         starting_balance: int = 1_000_000,
+        models: Iterable[str] | None = None,
+        models_endpoint: bool = True,
     ) -> None:
         if dialect not in _DIALECTS:
             raise ValueError(f"dialect must be one of {_DIALECTS}, not {dialect!r}")
@@ -82,6 +91,8 @@ class Simulator:
         self.api_key = api_key
         self.dialect = dialect
         self.fps = fps
+        self.models = catalog.DEFAULT_MODELS if models is None else models
+        self.models_endpoint = models_endpoint
         self.media = MediaCache(Path(cache_dir) if cache_dir is not None else None)
         self.ledger = Ledger(balance=starting_balance, clock=clock)
         self._injections: list[_Injection] = []
@@ -99,6 +110,16 @@ class Simulator:
         ]
 
     # ----- public helpers -------------------------------------------------------
+    @property
+    def models(self) -> tuple[str, ...]:
+        """The names of the video models offered, in catalog order."""
+        return tuple(m.name for m in catalog.VIDEO_MODELS if m in self._offered)
+
+    @models.setter
+    def models(self, names: Iterable[str]) -> None:
+        # One assignment of an immutable set: request threads see the old or the new offer.
+        self._offered = catalog.resolve_models(names)
+
     def transport(self) -> httpx.WSGITransport:
         """An httpx transport that calls this app in-process (no sockets)."""
         return httpx.WSGITransport(app=self)
@@ -178,8 +199,8 @@ class Simulator:
         if not isinstance(name, str) or not name.strip():
             raise ApiError(400, "model is required")
         model = catalog.find_model(name)
-        if model is None:
-            raise ApiError(400, f"Unknown model {name!r}")
+        if model is None or model not in self._offered:
+            raise _model_not_available(name.strip())
         seconds = validation.seconds(fields.get("seconds"), model)
         size = validation.size(fields.get("size"), model)
         # The documented upload is `input_reference`; take a file named like the JSON field too.
@@ -212,6 +233,7 @@ class Simulator:
 
     def _remix(self, request: Request, params: dict[str, str]) -> Response:
         source = self._job(params["id"])
+        self._require_offered(source.model)
         fields, _ = request.fields()
         prompt = validation.prompt(fields)
         if not source.model.remix:
@@ -228,6 +250,7 @@ class Simulator:
         if not isinstance(source_id, str) or not source_id:
             raise ApiError(400, 'video is required: {"video": {"id": "video_..."}}')
         source = self._job(source_id)
+        self._require_offered(source.model)
         prompt = validation.prompt(fields)
         if not source.model.extend:
             raise ApiError(400, f"{source.model.name} does not support extensions")
@@ -272,6 +295,11 @@ class Simulator:
             raise ApiError(402, "Insufficient points: your point balance is too low")
         return json_response(200, jobs.video_object(job, self.clock(), self.dialect))
 
+    def _require_offered(self, model: catalog.SimModel) -> None:
+        # A remix or extension renders with its source's model: gone means gone.
+        if model not in self._offered:
+            raise _model_not_available(model.name)
+
     def _job(self, video_id: str) -> jobs.Job:
         job = jobs.decode_id(video_id)
         if job is None:
@@ -298,7 +326,9 @@ class Simulator:
 
     # ----- catalog and usage ----------------------------------------------------
     def _models(self, request: Request, params: dict[str, str]) -> Response:
-        return json_response(200, catalog.models_payload())
+        if not self.models_endpoint:
+            raise ApiError(404, f"No such endpoint: {request.path}")
+        return json_response(200, catalog.models_payload(self._offered))
 
     def _balance(self, request: Request, params: dict[str, str]) -> Response:
         return json_response(200, {"current_point_balance": self.ledger.balance})
@@ -313,3 +343,12 @@ class Simulator:
         except UnknownCursor:
             raise ApiError(400, f"Unknown starting_after cursor {cursor!r}") from None
         return json_response(200, page)
+
+
+def _model_not_available(name: str) -> ApiError:
+    # Poe's answer for a bot it does not serve; unknown and withdrawn look alike.
+    return ApiError(
+        404,
+        f"Model {name!r} does not exist or is not available",
+        metadata={"param": "model"},
+    )

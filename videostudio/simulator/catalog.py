@@ -7,14 +7,24 @@ that talks to it. The numbers mirror Poe's published limits; prices are made up.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 PORTRAIT = "720x1280"
 LANDSCAPE = "1280x720"
+PORTRAIT_1080P = "1080x1920"
+LANDSCAPE_1080P = "1920x1080"
 
 # Every size any model accepts. Job ids store a size as an index into this tuple,
 # so only ever APPEND to it (reordering would change the meaning of old ids).
-SIZES: tuple[str, ...] = (PORTRAIT, LANDSCAPE, "1024x1792", "1792x1024")
+SIZES: tuple[str, ...] = (
+    PORTRAIT,
+    LANDSCAPE,
+    "1024x1792",
+    "1792x1024",
+    PORTRAIT_1080P,
+    LANDSCAPE_1080P,
+)
 
 MAX_LINEAGE_SECONDS = 120  # OpenAI's cap on original + extensions for Sora
 
@@ -29,33 +39,87 @@ class SimModel:
     points_per_second: int
     remix: bool = False
     extend: bool = False
+    description: str = ""
+    # False for a model the provider has not launched yet: tests switch it on to
+    # rehearse a catalog that changes under the app (see `Simulator(models=...)`).
+    offered_by_default: bool = True
 
 
 _SORA_DURATIONS = (4, 8, 12, 16, 20)
 _VEO_DURATIONS = (4, 6, 8)
+_PORTRAIT_LANDSCAPE = (PORTRAIT, LANDSCAPE)
+
+
+def _sora(
+    name: str,
+    points_per_second: int,
+    sizes: tuple[str, ...],
+    blurb: str,
+    durations: tuple[int, ...] = _SORA_DURATIONS,
+    offered_by_default: bool = True,
+) -> SimModel:
+    longest = max(durations)
+    description = f"{blurb}: create, remix and extend, up to {longest} seconds"
+    return SimModel(
+        name,
+        "openai",
+        durations,
+        4,
+        sizes,
+        points_per_second,
+        remix=True,
+        extend=True,
+        description=description,
+        offered_by_default=offered_by_default,
+    )
+
+
+def _veo(name: str, points_per_second: int, blurb: str) -> SimModel:
+    description = f"{blurb}: create only, up to 8 seconds"
+    return SimModel(
+        name,
+        "google",
+        _VEO_DURATIONS,
+        8,
+        _PORTRAIT_LANDSCAPE,
+        points_per_second,
+        description=description,
+    )
+
 
 # Job ids store a model as an index into this tuple: only ever APPEND to it.
 VIDEO_MODELS: tuple[SimModel, ...] = (
-    SimModel("Sora-2", "openai", _SORA_DURATIONS, 4, (PORTRAIT, LANDSCAPE), 1000, True, True),
-    SimModel("Sora-2-Pro", "openai", _SORA_DURATIONS, 4, SIZES, 3000, True, True),
-    SimModel("Veo-2", "google", _VEO_DURATIONS, 8, (PORTRAIT, LANDSCAPE), 1500),
-    SimModel("Veo-3", "google", _VEO_DURATIONS, 8, (PORTRAIT, LANDSCAPE), 2500),
-    SimModel("Veo-3-Fast", "google", _VEO_DURATIONS, 8, (PORTRAIT, LANDSCAPE), 1200),
-    SimModel("Veo-3.1", "google", _VEO_DURATIONS, 8, (PORTRAIT, LANDSCAPE), 2500),
-    SimModel("Veo-3.1-Fast", "google", _VEO_DURATIONS, 8, (PORTRAIT, LANDSCAPE), 1200),
+    _sora("Sora-2", 1000, _PORTRAIT_LANDSCAPE, "OpenAI's Sora 2 video model"),
+    _sora("Sora-2-Pro", 3000, SIZES[:4], "OpenAI's Sora 2 Pro, higher fidelity"),
+    _veo("Veo-2", 1500, "Google's Veo 2 video model"),
+    _veo("Veo-3", 2500, "Google's Veo 3 video model, with sound"),
+    _veo("Veo-3-Fast", 1200, "A faster, cheaper Veo 3"),
+    _veo("Veo-3.1", 2500, "Google's Veo 3.1 video model, with sound"),
+    _veo("Veo-3.1-Fast", 1200, "A faster, cheaper Veo 3.1"),
+    # Not launched yet: tests offer it to watch the app's catalog grow.
+    _sora(
+        "Sora-3",
+        2000,
+        (PORTRAIT, LANDSCAPE, PORTRAIT_1080P, LANDSCAPE_1080P),
+        "OpenAI's Sora 3 video model, up to 1080p",
+        durations=(*_SORA_DURATIONS, 25),
+        offered_by_default=False,
+    ),
 )
 
+DEFAULT_MODELS: tuple[str, ...] = tuple(m.name for m in VIDEO_MODELS if m.offered_by_default)
+
 # Listed by GET /v1/models so a catalog sync has something to filter out.
-_OTHER_MODELS: tuple[tuple[str, str, list[str], list[str]], ...] = (
-    ("Claude-Sonnet-4.5", "anthropic", ["text", "image"], ["text"]),
-    ("GPT-Image-1", "openai", ["text", "image"], ["image"]),
+_OTHER_MODELS: tuple[tuple[str, str, list[str], list[str], str], ...] = (
+    ("Claude-Sonnet-4.5", "anthropic", ["text", "image"], ["text"], "Anthropic's Claude"),
+    ("GPT-Image-1", "openai", ["text", "image"], ["image"], "OpenAI's image model"),
 )
 
 _CREATED = 1_759_000_000  # a fixed "created" stamp: the list must not change run to run
 
 
 def find_model(name: str) -> SimModel | None:
-    """The model called `name`, matched without regard to case."""
+    """The model called `name`, matched without regard to case (offered or not)."""
     wanted = name.strip().lower()
     for model in VIDEO_MODELS:
         if model.name.lower() == wanted:
@@ -63,38 +127,52 @@ def find_model(name: str) -> SimModel | None:
     return None
 
 
+def resolve_models(names: Iterable[str]) -> frozenset[SimModel]:
+    """The models called `names`; a name the table lacks is a mistake, so ValueError."""
+    if isinstance(names, str):  # "Sora-2" would otherwise be read letter by letter
+        raise TypeError("models must be an iterable of names, not one string")
+    found: set[SimModel] = set()
+    for name in names:
+        model = find_model(name)
+        if model is None:
+            known = ", ".join(m.name for m in VIDEO_MODELS)
+            raise ValueError(f"unknown simulator model {name!r}: known are {known}")
+        found.add(model)
+    return frozenset(found)
+
+
 def model_index(model: SimModel) -> int:
     return VIDEO_MODELS.index(model)
 
 
-def models_payload() -> dict[str, object]:
-    """The body of GET /v1/models, in the OpenAI list shape Poe uses."""
+def models_payload(offered: Iterable[SimModel] | None = None) -> dict[str, object]:
+    """The body of GET /v1/models, in the OpenAI list shape Poe uses.
+
+    Lists the `offered` video models (default: today's), in table order, then a
+    few that make no video.
+    """
+    chosen = frozenset(offered) if offered is not None else resolve_models(DEFAULT_MODELS)
     data: list[dict[str, object]] = [
-        {
-            "id": model.name,
-            "object": "model",
-            "created": _CREATED,
-            "owned_by": model.owned_by,
-            "architecture": {
-                "input_modalities": ["text", "image"],
-                "output_modalities": ["video"],
-                "modality": "text,image->video",
-            },
-        }
+        _entry(model.name, model.owned_by, ["text", "image"], ["video"], model.description)
         for model in VIDEO_MODELS
+        if model in chosen
     ]
-    for name, owner, inputs, outputs in _OTHER_MODELS:
-        data.append(
-            {
-                "id": name,
-                "object": "model",
-                "created": _CREATED,
-                "owned_by": owner,
-                "architecture": {
-                    "input_modalities": inputs,
-                    "output_modalities": outputs,
-                    "modality": f"{','.join(inputs)}->{','.join(outputs)}",
-                },
-            }
-        )
+    data.extend(_entry(*other) for other in _OTHER_MODELS)
     return {"object": "list", "data": data}
+
+
+def _entry(
+    name: str, owner: str, inputs: list[str], outputs: list[str], description: str
+) -> dict[str, object]:
+    return {
+        "id": name,
+        "object": "model",
+        "created": _CREATED,
+        "owned_by": owner,
+        "description": description,
+        "architecture": {
+            "input_modalities": inputs,
+            "output_modalities": outputs,
+            "modality": f"{','.join(inputs)}->{','.join(outputs)}",
+        },
+    }

@@ -40,10 +40,13 @@ class ApiError(Exception):
         *,
         retry_after: str | None = None,
         headers: Iterable[tuple[str, str]] = (),
+        metadata: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        # Poe fills `metadata` sparingly (e.g. {"param": "model"}); usually it is {}.
+        self.metadata = dict(metadata or {})
         # Clients must honour Retry-After on 429, so every 429 carries one.
         self.retry_after = (
             retry_after if retry_after is not None else ("1" if status == 429 else None)
@@ -94,7 +97,7 @@ def error_response(error: ApiError) -> Response:
             "code": error.status,
             "type": error.type,
             "message": error.message,
-            "metadata": {},
+            "metadata": error.metadata,
         }
     }
     return json_response(error.status, envelope, headers)

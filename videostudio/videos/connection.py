@@ -11,13 +11,15 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 from django.conf import settings
 from django.core.cache import BaseCache, cache
 
 from videostudio.provider.client import ProviderClient
-from videostudio.provider.ratelimit import LocalRateGate
+from videostudio.provider.ratelimit import LocalRateGate, LocalRateLimiter
+from videostudio.provider.ratelimit_redis import RedisRateGate, RedisRateLimiter, redis_from_url
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +70,7 @@ class CacheRateGate:
                 self._local.block_until(now + until - time.time())
         self._local.wait()
 
+
 DEMO_BASE_URL = "http://simulator.invalid/v1"
 
 
@@ -87,8 +90,24 @@ def build_client(*, transport: httpx.BaseTransport | None = None) -> ProviderCli
         transport=transport,
         timeout=settings.VIDEOSTUDIO_PROVIDER_TIMEOUT,
         max_retries=settings.VIDEOSTUDIO_PROVIDER_RETRIES,
-        gate=CacheRateGate(cache),
+        **_pacing(),
     )
+
+
+def _pacing() -> dict[str, Any]:
+    """Keep the whole team under the key's request budget, and honour a 429 everywhere.
+
+    With Redis every process shares one budget and one cooldown; without it each
+    process paces itself and the cooldown is shared through the file cache.
+    """
+    rate = settings.VIDEOSTUDIO_PROVIDER_RATE_PER_MINUTE
+    if settings.REDIS_URL:
+        redis = redis_from_url(settings.REDIS_URL)
+        return {
+            "limiter": RedisRateLimiter(redis, rate_per_minute=rate),
+            "gate": RedisRateGate(redis),
+        }
+    return {"limiter": LocalRateLimiter(rate), "gate": CacheRateGate(cache)}
 
 
 def get_client() -> ProviderClient:

@@ -4,6 +4,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import pytest
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -305,3 +306,36 @@ def test_a_busy_provider_at_submit_time_says_nothing_was_spent(
         submit(owner, provider, prompt="a parade [error:429]")
     assert "no points were spent" in raised.value.message
     assert Video.objects.get().error_code == "rate_limit_error"
+
+
+def test_a_reference_image_can_travel_as_base64_json(
+    owner: Any, simulator: Simulator, settings: Any
+) -> None:
+    settings.VIDEOSTUDIO_IMAGE_UPLOAD = "json"
+    recorder = RecordingTransport(simulator.transport())
+    client = ProviderClient(
+        base_url="http://sim.test/v1", api_key="k", transport=recorder, sleep=lambda s: None
+    )
+    image = SimpleUploadedFile("ref.png", png_bytes((720, 1280)), content_type="image/png")
+    video = submit(owner, client, image=image)
+    assert video.status == Video.Status.QUEUED
+    create = recorder.requests[0]
+    assert create.headers["content-type"] == "application/json"
+    assert b'"input_image"' in create.content
+
+
+def test_a_status_nobody_documented_is_kept_shown_and_polled(owner: Any) -> None:
+    def relay(request: httpx.Request) -> httpx.Response:
+        body = {"id": "vid_1", "object": "video", "status": "moderating", "progress": 30}
+        return httpx.Response(200, json=body)
+
+    client = ProviderClient(
+        base_url="http://relay.test/v1", api_key="k", transport=httpx.MockTransport(relay)
+    )
+    video = submit(owner, client)
+    assert video.status == Video.Status.UNKNOWN
+    assert video.provider_status == "moderating"
+    assert video.display_status == "Moderating"
+    assert video.next_poll_at is not None  # still followed
+    video = services.video_refresh(video=video, client=client)
+    assert video.status == Video.Status.UNKNOWN and video.progress == 30

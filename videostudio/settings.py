@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from videostudio.env import (
     env_bool,
@@ -172,6 +173,11 @@ VIDEOSTUDIO_PROVIDER_RETRIES = env_int("VIDEOSTUDIO_PROVIDER_RETRIES", 3, minimu
 VIDEOSTUDIO_PROVIDER_RATE_PER_MINUTE = env_int(
     "VIDEOSTUDIO_PROVIDER_RATE_PER_MINUTE", 450, minimum=1
 )
+# How a reference image travels: "multipart" (file input_reference, every dialect)
+# or "json" (base64 input_image, Poe).
+VIDEOSTUDIO_IMAGE_UPLOAD = env_str("VIDEOSTUDIO_IMAGE_UPLOAD", "multipart")
+if VIDEOSTUDIO_IMAGE_UPLOAD not in {"multipart", "json"}:
+    raise ImproperlyConfigured("VIDEOSTUDIO_IMAGE_UPLOAD must be multipart or json")
 VIDEOSTUDIO_SIMULATOR_QUEUE_SECONDS = env_float(
     "VIDEOSTUDIO_SIMULATOR_QUEUE_SECONDS", 2.0, minimum=0
 )

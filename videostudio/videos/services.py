@@ -113,7 +113,12 @@ def video_submit(
         image_part = (image.name or "reference", image.read(), image.content_type or "image/png")
     try:
         remote = client.create_video(
-            model=spec.name, prompt=prompt, seconds=seconds, size=size, image=image_part
+            model=spec.name,
+            prompt=prompt,
+            seconds=seconds,
+            size=size,
+            image=image_part,
+            image_mode=settings.VIDEOSTUDIO_IMAGE_UPLOAD,
         )
     except ProviderError as exc:
         log.warning("submit of video %s failed: %s", video.pk, exc.error_type or exc.status)

@@ -196,3 +196,25 @@ def test_the_catalog_admin_syncs_on_request_and_never_deletes(
     entry = CatalogEntry.objects.get(name="Veo-3")
     delete = reverse("admin:catalog_catalogentry_delete", args=[entry.pk])
     assert client.get(delete).status_code == 403
+
+
+def test_the_catalog_is_synced_daily_and_on_demand(tmp_path: Path) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django_q.models import Schedule
+
+    schedule = Schedule.objects.get(func="videostudio.catalog.tasks.sync")
+    assert schedule.schedule_type == Schedule.DAILY and schedule.repeats == -1
+
+    connection._client = sim_client(tmp_path, models=[*TODAY, "Sora-3"])
+    try:
+        out = StringIO()
+        call_command("sync_catalog", stdout=out)
+        from videostudio.catalog import tasks
+
+        again = tasks.sync()
+    finally:
+        connection._client = None
+    assert "new, disabled until reviewed: Sora-3" in out.getvalue()
+    assert again == "Catalog synced; no changes."

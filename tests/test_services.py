@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,7 +14,7 @@ from django.utils import timezone
 from videostudio.provider.catalog import find_model
 from videostudio.provider.client import ProviderClient
 from videostudio.simulator.app import Simulator
-from videostudio.videos import services, tracking
+from videostudio.videos import refresh, services, tracking
 from videostudio.videos.models import Lease, Video
 
 from .conftest import FakeClock, png_bytes
@@ -117,13 +118,13 @@ def test_it_follows_a_job_to_completion_and_archives_every_file(
 ) -> None:
     video = submit(owner, provider)
     clock.advance(5)  # 2 s queued, then 3 of 10 s rendering
-    video = services.video_refresh(video=video, client=provider)
+    video = refresh.video_refresh(video=video, client=provider)
     assert video.status == Video.Status.IN_PROGRESS
     assert 10 <= video.progress < 100
     assert video.next_poll_at is not None
 
     clock.advance(10)
-    video = services.video_refresh(video=video, client=provider)
+    video = refresh.video_refresh(video=video, client=provider)
     assert video.status == Video.Status.COMPLETED
     assert video.progress == 100
     assert video.is_archived
@@ -142,7 +143,7 @@ def test_a_failed_generation_keeps_the_providers_message(
 ) -> None:
     video = submit(owner, provider, prompt="a storm [fail]")
     clock.advance(60)
-    video = services.video_refresh(video=video, client=provider)
+    video = refresh.video_refresh(video=video, client=provider)
     assert video.status == Video.Status.FAILED
     assert video.error_message
     assert video.next_poll_at is None
@@ -154,7 +155,7 @@ def test_a_provider_hiccup_while_polling_keeps_the_job_and_backs_off(
     video = submit(owner, provider)
     simulator.inject_error(500, count=20, path_contains="/videos/")
     before = timezone.now()
-    video = services.video_refresh(video=video, client=provider)
+    video = refresh.video_refresh(video=video, client=provider)
     assert video.status == Video.Status.QUEUED
     assert video.poll_failures == 1
     assert video.next_poll_at is not None and video.next_poll_at >= before + timedelta(seconds=9)
@@ -166,7 +167,7 @@ def test_a_job_the_provider_forgot_is_failed_with_a_reason(
     video = submit(owner, provider)
     Video.objects.filter(pk=video.pk).update(provider_id="video_doesnotexist")
     video.refresh_from_db()
-    video = services.video_refresh(video=video, client=provider)
+    video = refresh.video_refresh(video=video, client=provider)
     assert video.status == Video.Status.FAILED
     assert video.error_code == "not_found"
 
@@ -177,8 +178,8 @@ def test_archiving_is_retried_with_backoff_then_given_up_loudly(
     video = submit(owner, provider)
     clock.advance(30)
     simulator.inject_error(500, count=1000, path_contains="/content")
-    for attempt in range(1, services.MAX_ARCHIVE_ATTEMPTS + 1):
-        video = services.video_refresh(video=video, client=provider)
+    for attempt in range(1, refresh.MAX_ARCHIVE_ATTEMPTS + 1):
+        video = refresh.video_refresh(video=video, client=provider)
         assert video.status == Video.Status.COMPLETED
         assert video.archive_attempts == attempt
         assert video.archive_error
@@ -277,10 +278,10 @@ def test_polling_slows_down_to_stay_inside_the_teams_budget(owner: Any, settings
     settings.VIDEOSTUDIO_POLLS_PER_MINUTE = 60
     now = timezone.now()
     video = Video(owner=owner, created_at=now, submitted_at=now, status=Video.Status.QUEUED)
-    assert services.poll_interval(video, now=now, in_flight=1) == 2.0
-    assert services.poll_interval(video, now=now, in_flight=30) == 30.0
+    assert refresh.poll_interval(video, now=now, in_flight=1) == 2.0
+    assert refresh.poll_interval(video, now=now, in_flight=30) == 30.0
     old = now + timedelta(minutes=20)
-    assert services.poll_interval(video, now=old, in_flight=1) == 15.0
+    assert refresh.poll_interval(video, now=old, in_flight=1) == 15.0
 
 
 def test_a_job_held_by_a_crashed_sweeper_is_picked_up_again(
@@ -337,5 +338,36 @@ def test_a_status_nobody_documented_is_kept_shown_and_polled(owner: Any) -> None
     assert video.provider_status == "moderating"
     assert video.display_status == "Moderating"
     assert video.next_poll_at is not None  # still followed
-    video = services.video_refresh(video=video, client=client)
+    video = refresh.video_refresh(video=video, client=client)
     assert video.status == Video.Status.UNKNOWN and video.progress == 30
+
+
+def test_the_spritesheet_grid_is_read_when_archived(
+    owner: Any, provider: ProviderClient, clock: FakeClock
+) -> None:
+    video = submit(owner, provider)
+    clock.advance(60)
+    video = refresh.video_refresh(video=video, client=provider)
+    assert (video.sprite_columns, video.sprite_rows) == (5, 2)  # the simulator's layout
+
+
+@pytest.mark.parametrize(
+    ("sheet", "size", "grid"),
+    [
+        ((800, 568), "720x1280", (5, 2)),
+        ((1280, 72), "1280x720", (10, 1)),
+        ((90, 160), "720x1280", (1, 1)),
+        ((300, 300), "720x1280", None),
+    ],
+)
+def test_a_spritesheet_grid_is_the_smallest_that_keeps_the_videos_shape(
+    tmp_path: Path, sheet: tuple[int, int], size: str, grid: tuple[int, int] | None
+) -> None:
+    from PIL import Image
+
+    from videostudio.videos.sprites import sprite_grid
+
+    path = tmp_path / "sheet.jpg"
+    Image.new("RGB", sheet).save(path)
+    assert sprite_grid(path, size) == grid
+    assert sprite_grid(tmp_path / "missing.jpg", size) is None

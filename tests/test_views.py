@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from videostudio.provider.client import ProviderClient
 from videostudio.simulator.app import Simulator
-from videostudio.videos import connection, services
+from videostudio.videos import connection, refresh, services
 from videostudio.videos.models import Video
 
 from .conftest import FakeClock, png_bytes
@@ -248,7 +248,7 @@ def test_a_finished_video_plays_and_downloads_on_its_page(
         client=provider,
     )
     clock.advance(60)
-    services.video_refresh(video=video, client=provider)
+    refresh.video_refresh(video=video, client=provider)
     html = browser.get(reverse("videos:detail", args=[video.pk])).content.decode()
     assert "<video" in html and "poster=" in html
     for variant in ("video", "thumbnail", "spritesheet"):

@@ -186,6 +186,10 @@ VIDEOSTUDIO_SIMULATOR_RENDER_SECONDS = env_float(
 )
 
 # --- Jobs ---------------------------------------------------------------------------
+# New videos are shared with the team ("team") or private to their owner ("private").
+VIDEOSTUDIO_DEFAULT_VISIBILITY = env_str("VIDEOSTUDIO_DEFAULT_VISIBILITY", "team")
+if VIDEOSTUDIO_DEFAULT_VISIBILITY not in {"team", "private"}:
+    raise ImproperlyConfigured("VIDEOSTUDIO_DEFAULT_VISIBILITY must be team or private")
 VIDEOSTUDIO_MAX_PROMPT_CHARS = env_int("VIDEOSTUDIO_MAX_PROMPT_CHARS", 4000, minimum=1)
 # How often the browser asks for progress (one request per page, however many cards).
 VIDEOSTUDIO_PAGE_POLL_SECONDS = env_float("VIDEOSTUDIO_PAGE_POLL_SECONDS", 2.0, minimum=0.5)

@@ -5,6 +5,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -27,7 +28,23 @@ class VideoQuerySet(models.QuerySet["Video"]):
         rules for private videos live in one place."""
         if not getattr(user, "is_authenticated", False):
             return self.none()
-        return self
+        alive = self.filter(deleted_at__isnull=True)
+        if user.is_staff:
+            return alive
+        return alive.filter(Q(visibility=Video.Visibility.TEAM) | Q(owner_id=user.pk))
+
+    def shared(self) -> VideoQuerySet:
+        """Finished, archived and shared with the team: what the gallery shows."""
+        return self.filter(
+            deleted_at__isnull=True,
+            visibility=Video.Visibility.TEAM,
+            status=Video.Status.COMPLETED,
+            archived_at__isnull=False,
+        )
+
+
+def default_visibility() -> str:
+    return str(settings.VIDEOSTUDIO_DEFAULT_VISIBILITY)
 
 
 class Video(models.Model):
@@ -46,6 +63,10 @@ class Video(models.Model):
         COMPLETED = "completed", "Completed"
         FAILED = "failed", "Failed"
         UNKNOWN = "unknown", "Unknown"
+
+    class Visibility(models.TextChoices):
+        TEAM = "team", "Shared with the team"
+        PRIVATE = "private", "Private to its owner"
 
     class Kind(models.TextChoices):
         ORIGINAL = "original", "Original"
@@ -68,7 +89,15 @@ class Video(models.Model):
     reference_image = models.FileField(upload_to=reference_upload_to, blank=True)
 
     # Lineage: remixes and extensions point at their parent and their root.
+    title = models.CharField(max_length=200, blank=True)
+    visibility = models.CharField(
+        max_length=8, choices=Visibility.choices, default=default_visibility
+    )
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
     kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.ORIGINAL)
+    # Kept up to date as remixes are made: the gallery sorts by it.
+    remix_count = models.PositiveIntegerField(default=0)
     parent = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children"
     )
@@ -92,6 +121,9 @@ class Video(models.Model):
     video_file = models.FileField(max_length=300, blank=True)
     thumbnail_file = models.FileField(max_length=300, blank=True)
     spritesheet_file = models.FileField(max_length=300, blank=True)
+    # The spritesheet's grid, read when it is archived, for the hover preview.
+    sprite_columns = models.PositiveSmallIntegerField(null=True, blank=True)
+    sprite_rows = models.PositiveSmallIntegerField(null=True, blank=True)
     archived_at = models.DateTimeField(null=True, blank=True)
     archive_attempts = models.PositiveSmallIntegerField(default=0)
     archive_error = models.TextField(blank=True)
@@ -111,6 +143,10 @@ class Video(models.Model):
             ),
         ]
         indexes = [
+            # Gallery orders, each paged by keyset (value, id).
+            models.Index(fields=["-created_at", "-id"], name="video_recent_idx"),
+            models.Index(fields=["-seconds", "-id"], name="video_longest_idx"),
+            models.Index(fields=["-remix_count", "-id"], name="video_remixed_idx"),
             models.Index(fields=["next_poll_at"], name="video_due_idx"),
             models.Index(fields=["owner", "-created_at"], name="video_owner_recent_idx"),
         ]
@@ -120,6 +156,14 @@ class Video(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("videos:detail", args=[self.pk])
+
+    @property
+    def display_title(self) -> str:
+        return self.title or self.prompt
+
+    def can_edit(self, user: Any) -> bool:
+        """Visibility, title and deletion are the owner's (and staff's) to change."""
+        return bool(user.is_authenticated and (user.is_staff or user.pk == self.owner_id))
 
     @property
     def in_flight(self) -> bool:

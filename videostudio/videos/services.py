@@ -1,24 +1,18 @@
-"""Every change to a Video's state happens here.
+"""What members do to videos: send one, edit, delete.
 
-Views and tasks call these functions; they call the provider client and the ORM.
-Provider I/O (`video_fetch`) is kept apart from database writes (`video_apply`)
-so the tracker can run many fetches at once in threads and write from one.
+Views and tasks call these functions (and `refresh`, which follows a job);
+they are the only code that changes a Video's state.
 """
 
 from __future__ import annotations
 
 import logging
-import tempfile
 import uuid
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.core.files import File
-from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -26,28 +20,14 @@ from django.utils import timezone
 from videostudio.provider.catalog import ModelSpec
 from videostudio.provider.client import ProviderClient
 from videostudio.provider.errors import InvalidRequest, NotFound, ProviderError
-from videostudio.provider.types import HistoryEntry, RemoteVideo
-from videostudio.videos.models import Video, video_dir
-from videostudio.videos.reconcile import RECHECK, history_around, reconcile_fields
+from videostudio.videos.models import Video
+from videostudio.videos.reconcile import RECHECK
+from videostudio.videos.refresh import UNCONFIRMED_FIELDS, fields_from_remote, merged, next_poll_at
 
 log = logging.getLogger(__name__)
 
-# variant name -> (provider variant, file extension, model field)
-VARIANTS: dict[str, tuple[str | None, str, str]] = {
-    "video": (None, "mp4", "video_file"),
-    "thumbnail": ("thumbnail", "webp", "thumbnail_file"),
-    "spritesheet": ("spritesheet", "jpg", "spritesheet_file"),
-}
-MAX_ARCHIVE_ATTEMPTS = 6
 # How long a web request may spend sending a job before the tracker presumes it died.
 SUBMIT_LEASE = timedelta(minutes=5)
-
-_STATUS_MAP = {
-    "queued": Video.Status.QUEUED,
-    "in_progress": Video.Status.IN_PROGRESS,
-    "completed": Video.Status.COMPLETED,
-    "failed": Video.Status.FAILED,
-}
 
 
 class SubmitFailed(Exception):
@@ -139,24 +119,13 @@ def video_submit(
         raise SubmitFailed(video, message) from exc
 
     now = timezone.now()
-    fields = _fields_from_remote(video, remote, now=now)
+    fields = fields_from_remote(video, remote, now=now)
     fields.update(provider_id=remote.id, submitted_at=now, lease_token=None, lease_until=None)
-    fields["next_poll_at"] = next_poll_at(_merged(video, fields), now=now)
+    fields["next_poll_at"] = next_poll_at(merged(video, fields), now=now)
     Video.objects.filter(pk=video.pk).update(**fields)
     video.refresh_from_db()
     _wake_tracker()
     return video
-
-
-UNCONFIRMED_FIELDS: dict[str, Any] = {
-    "status": Video.Status.UNCONFIRMED,
-    "error_code": "outcome_unknown",
-    "error_message": (
-        "The provider did not confirm this job. It may or may not have been made and "
-        "charged, so it will not be sent again; the team's usage history is being "
-        "checked to settle it."
-    ),
-}
 
 
 def is_unknown_model(exc: ProviderError) -> bool:
@@ -197,198 +166,49 @@ def _wake_tracker() -> None:
     transaction.on_commit(tasks.enqueue_sweep)
 
 
-# --- Tracking one job -----------------------------------------------------------------
+# --- Owners' changes -------------------------------------------------------------------
 
 
-@dataclass
-class Fetched:
-    """What one look at the provider found; no database access went into it."""
-
-    remote: RemoteVideo | None = None
-    history: list[HistoryEntry] | None = None
-    error: ProviderError | None = None
-    files: dict[str, str] = field(default_factory=dict)
-    archive_error: str = ""
+class NotAllowed(Exception):
+    """The user may see the video but not change it."""
 
 
-def video_fetch(*, video: Video, client: ProviderClient) -> Fetched:
-    """Ask the provider about one job and archive its files if it has finished.
-
-    Thread-safe: touches the provider and file storage, never the database.
-    """
-    if not video.provider_id:
-        if video.status != Video.Status.UNCONFIRMED:
-            return Fetched()
-        try:
-            return Fetched(history=history_around(video, client))
-        except ProviderError as exc:
-            return Fetched(error=exc)
-    try:
-        remote = client.retrieve_video(video.provider_id)
-    except ProviderError as exc:
-        return Fetched(error=exc)
-    fetched = Fetched(remote=remote)
-    if remote.status == "completed" and not video.is_archived:
-        try:
-            fetched.files = _download_all(video, client)
-        except ProviderError as exc:
-            fetched.archive_error = exc.user_message
-        except OSError as exc:
-            fetched.archive_error = f"The files could not be saved here: {exc.strerror or exc}"
-    return fetched
-
-
-def _download_all(video: Video, client: ProviderClient) -> dict[str, str]:
-    """Download every variant, then put them in storage. The video itself is required."""
-    assert video.provider_id
-    names: dict[str, str] = {}
-    with tempfile.TemporaryDirectory(prefix="videostudio-") as tmp:
-        downloaded: dict[str, Path] = {}
-        for name, (variant, ext, _field) in VARIANTS.items():
-            dest = Path(tmp) / f"{name}.{ext}"
-            try:
-                client.download_content(video.provider_id, dest, variant=variant)
-            except (NotFound, InvalidRequest):
-                # A model may offer no thumbnail or spritesheet; the video is what matters.
-                if name == "video":
-                    raise
-                continue
-            downloaded[name] = dest
-        for name, path in downloaded.items():
-            target = f"{video_dir(video)}/{path.name}"
-            if default_storage.exists(target):
-                default_storage.delete(target)
-            with path.open("rb") as fh:
-                names[VARIANTS[name][2]] = default_storage.save(target, File(fh))
-    return names
-
-
-def video_apply(
-    *, video: Video, fetched: Fetched, now: datetime | None = None, in_flight: int = 1
-) -> bool:
-    """Write what `video_fetch` found. Returns False if the lease was lost meanwhile."""
-    now = now or timezone.now()
-    fields: dict[str, Any]
-    if video.status == Video.Status.SUBMITTING:
-        # The process sending it died mid-call (its lease ran out).
-        fields = {**UNCONFIRMED_FIELDS, "next_poll_at": now + RECHECK}
-    elif video.status == Video.Status.UNCONFIRMED:
-        fields = _fields_unconfirmed(video, fetched, now)
-    elif fetched.error is not None:
-        fields = _fields_after_error(video, fetched.error, now)
-    elif fetched.remote is not None:
-        fields = _fields_from_remote(video, fetched.remote, now=now)
-        if fetched.files:
-            fields.update(fetched.files, archived_at=now, archive_error="")
-        elif fetched.archive_error:
-            fields.update(
-                archive_attempts=video.archive_attempts + 1, archive_error=fetched.archive_error
-            )
-        merged = _merged(video, fields)
-        fields["next_poll_at"] = next_poll_at(merged, now=now, in_flight=in_flight)
-    else:
-        fields = {"next_poll_at": None}
-    fields.update(lease_token=None, lease_until=None, updated_at=now)
-    query = Video.objects.filter(pk=video.pk)
-    if video.lease_token is not None:
-        query = query.filter(lease_token=video.lease_token)
-    return query.update(**fields) == 1
-
-
-def video_refresh(*, video: Video, client: ProviderClient) -> Video:
-    """Look at one job now and record what the provider says (used outside the sweep)."""
-    video_apply(video=video, fetched=video_fetch(video=video, client=client))
+def video_update(
+    *, video: Video, actor: Any, title: str | None = None, visibility: str | None = None
+) -> Video:
+    """Change the title or who may see the video: the owner's (and staff's) call."""
+    if not video.can_edit(actor):
+        raise NotAllowed("Only the owner can change this video.")
+    fields: dict[str, Any] = {"updated_at": timezone.now()}
+    if title is not None:
+        fields["title"] = title.strip()[:200]
+    if visibility is not None:
+        if visibility not in Video.Visibility.values:
+            raise ValueError(f"unknown visibility {visibility!r}")
+        fields["visibility"] = visibility
+    Video.objects.filter(pk=video.pk).update(**fields)
     video.refresh_from_db()
     return video
 
 
-def _merged(video: Video, fields: dict[str, Any]) -> Video:
-    copy = Video(**{f.attname: getattr(video, f.attname) for f in Video._meta.concrete_fields})
-    for name, value in fields.items():
-        setattr(copy, name, value)
-    return copy
+def video_delete(*, video: Video, actor: Any) -> None:
+    """Remove the video and its files here; the row stays (hidden) for the usage records.
 
-
-def _fields_from_remote(video: Video, remote: RemoteVideo, *, now: datetime) -> dict[str, Any]:
-    status = _STATUS_MAP.get(remote.status, Video.Status.UNKNOWN)
-    fields: dict[str, Any] = {
-        "status": status,
-        "provider_status": remote.raw_status[:40],
-        "poll_failures": 0,
-    }
-    if status == Video.Status.COMPLETED:
-        fields["progress"] = 100
-    elif remote.progress is not None:
-        # Progress never runs backwards on the page, whatever a relay reports.
-        fields["progress"] = max(video.progress, remote.progress)
-    if remote.seconds:
-        fields["seconds"] = remote.seconds
-    if remote.size:
-        fields["size"] = remote.size[:20]
-    if remote.completed_at:
-        fields["completed_at"] = remote.completed_at
-    elif status == Video.Status.COMPLETED and not video.completed_at:
-        fields["completed_at"] = now
-    if remote.expires_at:
-        fields["expires_at"] = remote.expires_at
-    if remote.usage is not None:
-        fields["usage"] = remote.usage
-    if status == Video.Status.FAILED:
-        fields["error_code"] = (remote.error_code or "generation_failed")[:100]
-        fields["error_message"] = remote.error_message or "The provider could not make this video."
-    return fields
-
-
-def _fields_unconfirmed(video: Video, fetched: Fetched, now: datetime) -> dict[str, Any]:
-    if fetched.history is not None:
-        return reconcile_fields(video, fetched.history, now)
-    if isinstance(fetched.error, NotFound | InvalidRequest):
-        return {
-            "status": Video.Status.FAILED,
-            "error_message": (
-                "The provider did not confirm this job and offers no usage history to "
-                "check it against: it may or may not have been made and charged. It was "
-                "not sent again."
-            ),
-            "next_poll_at": None,
-        }
-    if fetched.error is not None:
-        return _fields_after_error(video, fetched.error, now)
-    return {"next_poll_at": now + RECHECK}
-
-
-def _fields_after_error(video: Video, exc: ProviderError, now: datetime) -> dict[str, Any]:
-    if isinstance(exc, NotFound) and video.status != Video.Status.COMPLETED:
-        return {
-            "status": Video.Status.FAILED,
-            "error_code": "not_found",
-            "error_message": exc.user_message,
-            "next_poll_at": None,
-        }
-    failures = video.poll_failures + 1
-    delay = exc.retry_after if exc.retry_after else min(300.0, 5.0 * 2 ** min(failures, 8))
-    # Keep asking: a job in flight is never forgotten, only looked at less often.
-    return {"poll_failures": failures, "next_poll_at": now + timedelta(seconds=delay)}
-
-
-def next_poll_at(video: Video, *, now: datetime, in_flight: int = 1) -> datetime | None:
-    """When to look at a job again, or None when nothing is left to do."""
-    if video.status == Video.Status.FAILED:
-        return None
-    if video.status == Video.Status.COMPLETED:
-        if video.archived_at:
-            return None
-        if video.archive_attempts >= MAX_ARCHIVE_ATTEMPTS:
-            return None
-        # Archive at once: the provider may delete the files an hour after completion.
-        return now + timedelta(seconds=min(600, 5 * (2**video.archive_attempts - 1)))
-    return now + timedelta(seconds=poll_interval(video, now=now, in_flight=in_flight))
-
-
-def poll_interval(video: Video, *, now: datetime, in_flight: int) -> float:
-    """Seconds between looks: brisk while a job is young, slower as it ages, and
-    never more calls in total than the team's polling budget allows."""
-    age = (now - (video.submitted_at or video.created_at or now)).total_seconds()
-    base = 2.0 if age < 120 else 5.0 if age < 600 else 15.0
-    budget = settings.VIDEOSTUDIO_POLLS_PER_MINUTE
-    return max(base, in_flight * 60.0 / budget)
+    The provider offers no delete, so its copy lives on until it expires.
+    """
+    if not video.can_edit(actor):
+        raise NotAllowed("Only the owner can delete this video.")
+    if video.in_flight:
+        raise NotAllowed("This video is still being made; delete it once it has finished.")
+    for name in ("video_file", "thumbnail_file", "spritesheet_file", "reference_image"):
+        fieldfile = getattr(video, name)
+        if fieldfile:
+            fieldfile.delete(save=False)
+    Video.objects.filter(pk=video.pk).update(
+        deleted_at=timezone.now(),
+        updated_at=timezone.now(),
+        video_file="",
+        thumbnail_file="",
+        spritesheet_file="",
+        reference_image="",
+    )

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from videostudio.provider.client import ProviderClient
 from videostudio.videos.models import Lease, Video
-from videostudio.videos.services import video_apply, video_fetch
+from videostudio.videos.refresh import video_apply, video_fetch
 
 log = logging.getLogger(__name__)
 

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "django_q",
     "videostudio.catalog",
     "videostudio.videos",
+    "videostudio.gallery",
 ]
 
 MIDDLEWARE = [
@@ -145,8 +146,34 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 # Hashed, compressed, cacheable names once collectstatic has run (make run, the
 # Dockerfile); plain names before that (tests, a bare checkout).
 _COLLECTED = (STATIC_ROOT / "staticfiles.json").exists()
+
+# Archived media: a local folder, or S3-compatible storage (django-storages) when a
+# bucket is named. Credentials never pass through settings: boto3 finds them itself
+# (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, AWS_SHARED_CREDENTIALS_FILE, a role).
+VIDEOSTUDIO_S3_BUCKET = env_str("VIDEOSTUDIO_S3_BUCKET").strip()
+# How long a signed storage URL stays valid (signed delivery, S3 only).
+VIDEOSTUDIO_SIGNED_URL_SECONDS = env_int("VIDEOSTUDIO_SIGNED_URL_SECONDS", 3600, minimum=1)
+_MEDIA_STORAGE: dict[str, object]
+if VIDEOSTUDIO_S3_BUCKET:
+    _s3_options: dict[str, object] = {
+        "bucket_name": VIDEOSTUDIO_S3_BUCKET,
+        "endpoint_url": env_str("VIDEOSTUDIO_S3_ENDPOINT_URL").strip() or None,
+        "region_name": env_str("VIDEOSTUDIO_S3_REGION").strip() or None,
+        "location": env_str("VIDEOSTUDIO_S3_PREFIX").strip().strip("/"),
+        "querystring_auth": True,
+        "querystring_expire": VIDEOSTUDIO_SIGNED_URL_SECONDS,
+        "signature_version": "s3v4",
+        # No ACL sent: objects stay as private as the bucket (which must not be public).
+        "default_acl": None,
+        "file_overwrite": False,
+        # Files opened through the storage spill to disk past 8 MB instead of memory.
+        "max_memory_size": 8 * 1024 * 1024,
+    }
+    _MEDIA_STORAGE = {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": _s3_options}
+else:
+    _MEDIA_STORAGE = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": _MEDIA_STORAGE,
     "staticfiles": {
         "BACKEND": (
             "whitenoise.storage.CompressedManifestStaticFilesStorage"
@@ -158,6 +185,34 @@ STORAGES = {
 # Serve files straight from STATICFILES_DIRS when collectstatic has not run (tests, DEBUG).
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_MANIFEST_STRICT = False
+
+# How archived media reaches the browser, after the view has checked the user:
+# "django" streams it (HTTP Range), "x-accel" hands it to nginx (X-Accel-Redirect),
+# "signed" redirects to a short-lived signed storage URL (S3).
+_DELIVERIES = ("django", "x-accel", "signed")
+VIDEOSTUDIO_MEDIA_DELIVERY = env_str("VIDEOSTUDIO_MEDIA_DELIVERY", "django").strip().lower()
+if VIDEOSTUDIO_MEDIA_DELIVERY not in _DELIVERIES:
+    raise ImproperlyConfigured(
+        f"VIDEOSTUDIO_MEDIA_DELIVERY={VIDEOSTUDIO_MEDIA_DELIVERY!r} is not one of "
+        + ", ".join(_DELIVERIES)
+    )
+if VIDEOSTUDIO_MEDIA_DELIVERY == "signed" and not VIDEOSTUDIO_S3_BUCKET:
+    raise ImproperlyConfigured(
+        "VIDEOSTUDIO_MEDIA_DELIVERY=signed needs a storage that signs URLs, but media is "
+        "stored in a local folder: set VIDEOSTUDIO_S3_BUCKET (S3-compatible storage), "
+        "or use VIDEOSTUDIO_MEDIA_DELIVERY=django or x-accel"
+    )
+if VIDEOSTUDIO_MEDIA_DELIVERY == "x-accel" and VIDEOSTUDIO_S3_BUCKET:
+    raise ImproperlyConfigured(
+        "VIDEOSTUDIO_MEDIA_DELIVERY=x-accel serves files from a local folder through nginx, "
+        "but media is stored in S3 (VIDEOSTUDIO_S3_BUCKET): use signed or django"
+    )
+# nginx's internal location for x-accel; always "/.../".
+VIDEOSTUDIO_X_ACCEL_PREFIX = (
+    "/" + env_str("VIDEOSTUDIO_X_ACCEL_PREFIX", "/protected-media/").strip().strip("/") + "/"
+).replace("//", "/")
+# How long a browser may reuse media it fetched (Cache-Control: private, max-age).
+VIDEOSTUDIO_MEDIA_CACHE_SECONDS = env_int("VIDEOSTUDIO_MEDIA_CACHE_SECONDS", 3600, minimum=0)
 MAX_UPLOAD_MB = env_int("VIDEOSTUDIO_MAX_UPLOAD_MB", 10, minimum=1)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440

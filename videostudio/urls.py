@@ -9,5 +9,6 @@ admin.site.site_title = "videostudio"
 urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
+    path("gallery/", include("videostudio.gallery.urls")),
     path("", include("videostudio.videos.urls")),
 ]

@@ -12,6 +12,7 @@ from django.urls import reverse_lazy
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from videostudio.provider.catalog import ModelSpec, find_model
+from videostudio.videos.models import Video
 
 IMAGE_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 
@@ -23,6 +24,11 @@ def size_label(size: str) -> str:
     except ValueError:
         return size
     return f"{size} ({shape})"
+
+
+class VideoEditForm(forms.Form):
+    title = forms.CharField(label="Title", max_length=200, required=False)
+    visibility = forms.ChoiceField(label="Who can see it", choices=Video.Visibility.choices)
 
 
 class VideoForm(forms.Form):
@@ -50,6 +56,11 @@ class VideoForm(forms.Form):
     )
     seconds = forms.TypedChoiceField(label="Duration", coerce=int)
     size = forms.ChoiceField(label="Size")
+    share = forms.BooleanField(
+        label="Share with the team",
+        required=False,
+        help_text="Shared videos appear in the team's gallery; private ones only to you.",
+    )
     image = forms.FileField(
         label="Reference image (optional)",
         required=False,
@@ -91,6 +102,7 @@ class VideoForm(forms.Form):
         if not self.is_bound:
             self.initial["model"] = self.spec.name
             self.initial.setdefault("token", uuid.uuid4())
+            self.initial.setdefault("share", settings.VIDEOSTUDIO_DEFAULT_VISIBILITY == "team")
             if not _int_in(self.initial.get("seconds"), self.spec.durations):
                 self.initial["seconds"] = self.spec.default_seconds
             if self.initial.get("size") not in self.spec.sizes:

@@ -52,6 +52,7 @@ def video_submit(
     image: UploadedFile | None,
     client: ProviderClient,
     token: uuid.UUID | None = None,
+    visibility: str | None = None,
 ) -> Video:
     """Record the job, then send it. Raises SubmitFailed if the provider refuses it.
 
@@ -64,6 +65,7 @@ def video_submit(
     now = timezone.now()
     video = Video(
         client_token=token,
+        visibility=visibility or settings.VIDEOSTUDIO_DEFAULT_VISIBILITY,
         owner=owner,
         model=spec.name,
         prompt=prompt,

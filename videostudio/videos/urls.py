@@ -11,5 +11,7 @@ urlpatterns = [
     path("videos/new/", views.video_new, name="new"),
     path("videos/progress/", views.video_progress, name="progress"),
     path("videos/<int:pk>/", views.video_detail, name="detail"),
+    path("videos/<int:pk>/edit/", views.video_edit, name="edit"),
+    path("videos/<int:pk>/delete/", views.video_delete, name="delete"),
     path("videos/<int:pk>/<str:variant>/", views.video_media, name="media"),
 ]

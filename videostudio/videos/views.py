@@ -5,18 +5,19 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
 
 from videostudio.catalog.services import catalog_specs
 from videostudio.videos import services
 from videostudio.videos.connection import get_client
-from videostudio.videos.forms import VideoForm
+from videostudio.videos.forms import VideoEditForm, VideoForm
 from videostudio.videos.media import ranged_file_response
 from videostudio.videos.models import Video
 
@@ -33,7 +34,7 @@ MAX_POLLED = 200
 @login_required
 @require_GET
 def video_list(request: HttpRequest) -> HttpResponse:
-    videos = Video.objects.filter(owner_id=request.user.pk)
+    videos = Video.objects.filter(owner_id=request.user.pk, deleted_at__isnull=True)
     page = Paginator(videos, 24).get_page(request.GET.get("page"))
     return render(
         request,
@@ -82,6 +83,7 @@ def video_new(request: HttpRequest) -> HttpResponse:
                 image=data.get("image"),
                 client=get_client(),
                 token=data.get("token"),
+                visibility=Video.Visibility.TEAM if data.get("share") else Video.Visibility.PRIVATE,
             )
         except services.SubmitFailed as exc:
             if exc.video.status != Video.Status.UNCONFIRMED:
@@ -104,8 +106,69 @@ def video_new(request: HttpRequest) -> HttpResponse:
 def video_detail(request: HttpRequest, pk: int) -> HttpResponse:
     video = get_object_or_404(Video.objects.visible_to(request.user).select_related("owner"), pk=pk)
     return render(
-        request, "videos/detail.html", {"video": video, "poller": _poller([video], "detail")}
+        request,
+        "videos/detail.html",
+        {
+            "video": video,
+            "poller": _poller([video], "detail"),
+            "edit_form": _edit_form(video),
+            "can_edit": video.can_edit(request.user),
+        },
     )
+
+
+def _edit_form(video: Video, data: Any = None) -> VideoEditForm:
+    return VideoEditForm(data, initial={"title": video.title, "visibility": video.visibility})
+
+
+def _editable(request: HttpRequest, pk: int) -> Video:
+    """The video if the user may change it: 404 if they cannot see it, 403 if they
+    can see it but it is not theirs."""
+    video = get_object_or_404(Video.objects.visible_to(request.user).select_related("owner"), pk=pk)
+    if not video.can_edit(request.user):
+        raise PermissionDenied("Only the owner can change this video.")
+    return video
+
+
+@login_required
+@require_POST
+def video_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    video = _editable(request, pk)
+    form = _edit_form(video, request.POST)
+    if form.is_valid():
+        video = services.video_update(
+            video=video,
+            actor=request.user,
+            title=form.cleaned_data["title"],
+            visibility=form.cleaned_data["visibility"],
+        )
+        form = _edit_form(video)
+        saved = True
+    else:
+        saved = False
+    context = {"video": video, "edit_form": form, "can_edit": True, "saved": saved}
+    if getattr(request, "htmx", None):
+        return render(request, "videos/detail.html#owner", context)
+    return redirect(video)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def video_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    video = _editable(request, pk)
+    if request.method == "POST":
+        try:
+            services.video_delete(video=video, actor=request.user)
+        except services.NotAllowed as exc:
+            messages.error(request, str(exc))
+            return redirect(video)
+        messages.success(
+            request,
+            "Deleted here. The provider has no delete, so its own copy stays until it "
+            "expires (usually within a day).",
+        )
+        return redirect("videos:list")
+    return render(request, "videos/delete.html", {"video": video})
 
 
 @login_required
@@ -152,6 +215,12 @@ def video_media(request: HttpRequest, pk: int, variant: str) -> HttpResponseBase
     if not fieldfile:
         raise Http404("This file is not archived.")
     download = f"video-{video.pk}-{variant}.{ext}" if request.GET.get("download") else None
+    # Only now, with the user checked: nginx (x-accel) or a signed URL may take over.
+    from videostudio.videos.media import handoff_response
+
+    handoff = handoff_response(fieldfile, content_type=content_type, download_name=download)
+    if handoff is not None:
+        return handoff
     try:
         return ranged_file_response(
             request, fieldfile, content_type=content_type, download_name=download

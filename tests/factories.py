@@ -1,0 +1,67 @@
+"""Factories: a finished, archived video in one line (files included when asked)."""
+
+from __future__ import annotations
+
+import io
+from typing import Any, cast
+
+import factory
+from django.core.files.base import ContentFile
+from django.utils import timezone
+from PIL import Image
+
+from videostudio.videos.models import Video
+
+
+def webp_bytes() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (36, 64), "teal").save(buffer, format="WEBP")
+    return buffer.getvalue()
+
+
+class VideoFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Video
+        skip_postgeneration_save = True
+
+    model = "Sora-2"
+    prompt = factory.Sequence(lambda n: f"scene number {n}")
+    seconds = 4
+    size = "720x1280"
+    status = Video.Status.COMPLETED
+    progress = 100
+    visibility = Video.Visibility.TEAM
+    provider_id = factory.Sequence(lambda n: f"video_test_{n}")
+    completed_at = factory.LazyFunction(timezone.now)
+    archived_at = factory.LazyFunction(timezone.now)
+    video_file = "videos/test/video.mp4"
+    thumbnail_file = "videos/test/thumbnail.webp"
+
+    class Params:
+        private = factory.Trait(visibility=Video.Visibility.PRIVATE)
+        running = factory.Trait(
+            status=Video.Status.IN_PROGRESS,
+            progress=40,
+            archived_at=None,
+            completed_at=None,
+            video_file="",
+            thumbnail_file="",
+            next_poll_at=factory.LazyFunction(timezone.now),
+        )
+
+    @factory.post_generation
+    def with_files(obj: Video, create: bool, extracted: Any, **kwargs: Any) -> None:
+        """`with_files=True` stores real bytes for the video and its thumbnail."""
+        if not (create and extracted):
+            return
+        obj.video_file.save("video.mp4", ContentFile(b"\x00\x00\x00\x18ftypmp42" + bytes(4000)))
+        obj.thumbnail_file.save("thumbnail.webp", ContentFile(webp_bytes()))
+
+
+def a_video(**fields: Any) -> Video:
+    """A finished, shared, archived video (typed: factory_boy's stubs say otherwise)."""
+    return cast(Video, VideoFactory(**fields))
+
+
+def some_videos(count: int, **fields: Any) -> list[Video]:
+    return cast(list[Video], VideoFactory.create_batch(count, **fields))

@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from videostudio.gallery.models import Star
+from videostudio.videos.models import Video
+
+
+def star_set(*, user: Any, video: Video, starred: bool) -> bool:
+    """Star or unstar; setting the same state twice is harmless. Returns the new state."""
+    if not starred:
+        Star.objects.filter(user=user, video=video).delete()
+        return False
+    try:
+        with transaction.atomic():
+            Star.objects.get_or_create(user=user, video=video)
+    except IntegrityError:
+        pass  # a double click raced us: it is starred either way
+    return True

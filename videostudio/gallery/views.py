@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_GET, require_POST
+
+from videostudio.gallery.forms import GalleryFilters
+from videostudio.gallery.selectors import gallery_page
+from videostudio.gallery.services import star_set
+from videostudio.videos.models import Video
+
+
+@login_required
+@require_GET
+def gallery(request: HttpRequest) -> HttpResponse:
+    models = list(
+        Video.objects.shared().order_by("model").values_list("model", flat=True).distinct()
+    )
+    form = GalleryFilters(request.GET or None, models=models)
+    # Invalid fields are shown with their errors; the valid ones still filter.
+    filters: dict[str, Any] = {"sort": "newest"}
+    if form.is_bound:
+        form.is_valid()
+        filters.update({k: v for k, v in form.cleaned_data.items() if v})
+    page = gallery_page(user=request.user, filters=filters, cursor=request.GET.get("after"))
+    context = {"form": form, "videos": page.videos, "next_url": _next_url(request, page)}
+    htmx = getattr(request, "htmx", None)
+    if htmx and not htmx.history_restore_request:
+        part = "more" if request.GET.get("after") else "results"
+        return render(request, f"gallery/index.html#{part}", context)
+    return render(request, "gallery/index.html", context)
+
+
+def _next_url(request: HttpRequest, page: Any) -> str | None:
+    if page.next_cursor is None:
+        return None
+    query = request.GET.copy()
+    query["after"] = page.next_cursor
+    return f"{request.path}?{query.urlencode()}"
+
+
+@login_required
+@require_POST
+def star(request: HttpRequest, pk: int) -> HttpResponse:
+    video = get_object_or_404(Video.objects.visible_to(request.user), pk=pk)
+    video.starred = star_set(  # type: ignore[attr-defined]
+        user=request.user, video=video, starred=request.POST.get("starred") == "1"
+    )
+    return render(request, "gallery/index.html#star", {"video": video})

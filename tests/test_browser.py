@@ -247,3 +247,62 @@ def test_a_member_makes_a_video_and_watches_it_arrive(page: Any) -> None:
     text = page.inner_text("main")
     for expected in ("Download video", "Thumbnail", "Spritesheet", "Sora-2", "4 seconds"):
         assert expected in text
+
+
+def test_a_member_browses_the_gallery_and_plays_a_video_from_the_middle(page: Any) -> None:
+    log_in(page)
+    submit(page, "Gallery lighthouse at dusk")
+    submit(page, "Gallery harbour in fog")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.video-card')].filter("
+        "c => /Gallery/.test(c.textContent) && c.querySelector('video')).length === 2",
+        timeout=45_000,
+    )
+    page.click("header >> text=Gallery")
+    page.wait_for_selector(".gallery-card")
+    page.evaluate("window.__sameDocument = true")
+
+    # Search narrows the grid without a reload and lands in the URL; back undoes it.
+    page.fill("#id_q", "lighthouse")
+    page.wait_for_url("**q=lighthouse**")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.gallery-card')].every("
+        "c => /lighthouse/.test(c.textContent))"
+    )
+    assert page.evaluate("window.__sameDocument") is True
+    page.go_back()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.gallery-card')].some(c => /harbour/.test(c.textContent))"
+    )
+    assert "q=lighthouse" not in page.url
+
+    # Hovering scrubs through the spritesheet.
+    card = page.locator(".gallery-card", has_text="lighthouse").first
+    poster = card.locator(".scrub")
+    box = poster.bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + 2, box["y"] + box["height"] / 2)
+    first = poster.get_attribute("data-frame")
+    page.mouse.move(box["x"] + box["width"] - 2, box["y"] + box["height"] / 2)
+    last = poster.get_attribute("data-frame")
+    assert first is not None and last is not None and int(last) > int(first)
+    assert card.locator(".sprite").is_visible()
+
+    # Star it.
+    card.locator("button.star").click()
+    card.locator("button.star.on").wait_for()
+
+    # Click plays in place; seeking to the middle works.
+    poster.click()
+    video = card.locator("video")
+    video.wait_for()
+    video.evaluate("v => { v.muted = true; return v.play(); }")
+    page.wait_for_function(
+        "() => { const v = document.querySelector('.gallery-card video');"
+        " return v && v.readyState >= 2 && v.duration > 0; }"
+    )
+    middle = video.evaluate(
+        "v => new Promise(done => { v.addEventListener('seeked', () => done(v.currentTime),"
+        " {once: true}); v.currentTime = v.duration / 2; })"
+    )
+    assert abs(middle - 2.0) < 0.3

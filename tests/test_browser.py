@@ -272,7 +272,8 @@ def test_a_member_browses_the_gallery_and_plays_a_video_from_the_middle(page: An
     assert page.evaluate("window.__sameDocument") is True
     page.go_back()
     page.wait_for_function(
-        "() => [...document.querySelectorAll('.gallery-card')].some(c => /harbour/.test(c.textContent))"
+        "() => [...document.querySelectorAll('.gallery-card')]"
+        ".some(c => /harbour/.test(c.textContent))"
     )
     assert "q=lighthouse" not in page.url
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -20,6 +21,7 @@ from django.utils import timezone
 from videostudio.provider.catalog import ModelSpec
 from videostudio.provider.client import ProviderClient
 from videostudio.provider.errors import InvalidRequest, NotFound, ProviderError
+from videostudio.provider.types import RemoteVideo
 from videostudio.videos.models import Video
 from videostudio.videos.reconcile import RECHECK
 from videostudio.videos.refresh import UNCONFIRMED_FIELDS, fields_from_remote, merged, next_poll_at
@@ -54,32 +56,61 @@ def video_submit(
     token: uuid.UUID | None = None,
     visibility: str | None = None,
 ) -> Video:
-    """Record the job, then send it. Raises SubmitFailed if the provider refuses it.
+    """Record a new video's job, then send it. Raises SubmitFailed if the provider
+    refuses it. A repeated `token` (the same form sent twice) returns the first job."""
+    video = _new_video(
+        owner=owner, token=token, visibility=visibility, model=spec.name, prompt=prompt,
+        seconds=seconds, size=size,
+    )  # fmt: skip
+    if image is not None:
+        video.reference_image.save(image.name or "reference", image, save=False)
+    recorded = _record_new(video, owner=owner, token=token)
+    if recorded is not video:
+        return recorded
+    image_part = None
+    if image is not None:
+        image.seek(0)
+        image_part = (image.name or "reference", image.read(), image.content_type or "image/png")
+    return send(
+        video,
+        spec=spec,
+        call=lambda: client.create_video(
+            model=spec.name,
+            prompt=prompt,
+            seconds=seconds,
+            size=size,
+            image=image_part,
+            image_mode=settings.VIDEOSTUDIO_IMAGE_UPLOAD,
+        ),
+    )
 
-    A repeated `token` (the same form sent twice) returns the first job unchanged.
-    """
-    if token is not None:
-        existing = Video.objects.filter(owner=owner, client_token=token).first()
-        if existing is not None:
-            return existing
+
+def _new_video(
+    *, owner: User, token: uuid.UUID | None, visibility: str | None, **fields: Any
+) -> Video:
     now = timezone.now()
-    video = Video(
+    return Video(
+        owner=owner,
         client_token=token,
         visibility=visibility or settings.VIDEOSTUDIO_DEFAULT_VISIBILITY,
-        owner=owner,
-        model=spec.name,
-        prompt=prompt,
-        seconds=seconds,
-        size=size,
         status=Video.Status.SUBMITTING,
         # The row exists before the call so that nothing is lost if this process
         # dies mid-call; the lease keeps the tracker away until the call is over.
         lease_token=uuid.uuid4(),
         lease_until=now + SUBMIT_LEASE,
         next_poll_at=now + SUBMIT_LEASE,
+        **fields,
     )
-    if image is not None:
-        video.reference_image.save(image.name or "reference", image, save=False)
+
+
+def _record_new(video: Video, *, owner: User, token: uuid.UUID | None) -> Video:
+    """Save the new row, or return the job an identical earlier form already made."""
+    if token is not None:
+        existing = Video.objects.filter(owner=owner, client_token=token).first()
+        if existing is not None:
+            if video.reference_image:
+                video.reference_image.delete(save=False)
+            return existing
     try:
         with transaction.atomic():
             video.save()
@@ -88,22 +119,15 @@ def video_submit(
         if video.reference_image:
             video.reference_image.delete(save=False)
         return Video.objects.get(owner=owner, client_token=token)
+    return video
 
-    image_part = None
-    if image is not None:
-        image.seek(0)
-        image_part = (image.name or "reference", image.read(), image.content_type or "image/png")
+
+def send(video: Video, *, spec: ModelSpec, call: Callable[[], RemoteVideo]) -> Video:
+    """Make the provider call for a recorded job and record what came of it."""
     try:
-        remote = client.create_video(
-            model=spec.name,
-            prompt=prompt,
-            seconds=seconds,
-            size=size,
-            image=image_part,
-            image_mode=settings.VIDEOSTUDIO_IMAGE_UPLOAD,
-        )
+        remote = call()
     except ProviderError as exc:
-        log.warning("submit of video %s failed: %s", video.pk, exc.error_type or exc.status)
+        log.warning("sending video %s failed: %s", video.pk, exc.error_type or exc.status)
         if exc.outcome_unknown:
             _record(video, **UNCONFIRMED_FIELDS, next_poll_at=timezone.now() + RECHECK)
             raise SubmitFailed(video, video.error_message) from exc

@@ -9,6 +9,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY videostudio ./videostudio
+# Installs every backend the settings can choose, S3 storage (django-storages,
+# boto3) included: VIDEOSTUDIO_S3_BUCKET needs no other step.
 RUN pip install --no-cache-dir .
 COPY manage.py ./
 COPY templates ./templates
@@ -17,6 +19,8 @@ RUN SECRET_KEY=build-only python manage.py collectstatic --noinput --verbosity 0
 
 RUN useradd --create-home --uid 1000 studio && mkdir -p /data && chown studio /data
 USER studio
+# Media lives in /data/media: with VIDEOSTUDIO_MEDIA_DELIVERY=x-accel, mount this
+# volume read-only into nginx and point its internal location's alias there.
 VOLUME ["/data"]
 EXPOSE 8000
 

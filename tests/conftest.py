@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,9 @@ from videostudio.videos import connection
 class FakeClock:
     """Seconds since the epoch that only move when a test says so."""
 
-    def __init__(self, start: float = 1_790_000_000.0) -> None:
-        self.now = start
+    def __init__(self, start: float | None = None) -> None:
+        # Starts at the real time: the provider's timestamps meet the database's.
+        self.now = time.time() if start is None else start
 
     def __call__(self) -> float:
         return self.now

@@ -65,3 +65,23 @@ def a_video(**fields: Any) -> Video:
 
 def some_videos(count: int, **fields: Any) -> list[Video]:
     return cast(list[Video], VideoFactory.create_batch(count, **fields))
+
+
+def a_lineage(*kinds: str, **fields: Any) -> list[Video]:
+    """An original and a chain of descendants: a_lineage("remix", "extension") makes
+    original -> remix -> extension of the remix."""
+    chain = [a_video(**fields)]
+    for kind in kinds:
+        parent = chain[-1]
+        chain.append(a_video(kind=kind, parent=parent, root=chain[0], model=parent.model, **fields))
+    return chain
+
+
+def a_family(size: int, *, fanout: int = 3, **fields: Any) -> list[Video]:
+    """A tree of `size` videos, each with up to `fanout` children, breadth first."""
+    members = [a_video(**fields)]
+    for index in range(1, size):
+        parent = members[(index - 1) // fanout]
+        kind = Video.Kind.REMIX if index % 2 else Video.Kind.EXTENSION
+        members.append(a_video(kind=kind, parent=parent, root=members[0], **fields))
+    return members

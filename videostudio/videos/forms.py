@@ -172,3 +172,40 @@ def fit_image(upload: UploadedFile, size: str) -> SimpleUploadedFile:
     buffer = io.BytesIO()
     fitted.save(buffer, format="JPEG", quality=92)
     return SimpleUploadedFile("reference.jpg", buffer.getvalue(), content_type="image/jpeg")
+
+
+class DeriveForm(forms.Form):
+    """A remix (new prompt, all else inherited) or an extension (what happens next)."""
+
+    token = forms.UUIDField(widget=forms.HiddenInput, required=False)
+    prompt = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        error_messages={"required": "Write a prompt for the new video."},
+    )
+    seconds = forms.TypedChoiceField(label="Add", coerce=int)
+    share = forms.BooleanField(label="Share with the team", required=False)
+
+    def __init__(
+        self, *args: Any, kind: str, choices: list[int] | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.kind = kind
+        prompt = self.fields["prompt"]
+        assert isinstance(prompt, forms.CharField)
+        prompt.max_length = settings.VIDEOSTUDIO_MAX_PROMPT_CHARS
+        prompt.validators.append(MaxLengthValidator(settings.VIDEOSTUDIO_MAX_PROMPT_CHARS))
+        if kind == Video.Kind.REMIX:
+            prompt.label = "New style"
+            prompt.widget.attrs["placeholder"] = "Transform into an anime-style animation"
+            del self.fields["seconds"]
+        else:
+            prompt.label = "What happens next"
+            prompt.widget.attrs["placeholder"] = "The dog leaps into the lake"
+            seconds = self.fields["seconds"]
+            assert isinstance(seconds, forms.ChoiceField)
+            seconds.choices = [(s, f"{s} more seconds") for s in choices or []]
+        if not self.is_bound:
+            self.initial.setdefault("token", uuid.uuid4())
+            self.initial.setdefault("share", settings.VIDEOSTUDIO_DEFAULT_VISIBILITY == "team")
+        for name in self.fields:
+            self.fields[name].widget.attrs.setdefault("id", f"id_{kind}_{name}")

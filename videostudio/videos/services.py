@@ -16,6 +16,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from videostudio.provider.catalog import ModelSpec
@@ -237,4 +238,95 @@ def video_delete(*, video: Video, actor: Any) -> None:
         thumbnail_file="",
         spritesheet_file="",
         reference_image="",
+    )
+
+
+# --- Remixes and extensions --------------------------------------------------------------
+
+
+class LineageRefused(Exception):
+    """The rules say no (nothing was sent to the provider)."""
+
+
+def _derived(
+    *,
+    actor: User,
+    source: Video,
+    kind: str,
+    prompt: str,
+    seconds: int,
+    token: uuid.UUID | None,
+    visibility: str | None,
+) -> tuple[Video, ModelSpec]:
+    from videostudio.videos.lineage import lineage_refusal, lineage_spec
+
+    if not Video.objects.visible_to(actor).filter(pk=source.pk).exists():
+        raise LineageRefused("You cannot build on a video you cannot see.")
+    extension = seconds if kind == Video.Kind.EXTENSION else None
+    reason = lineage_refusal(source, kind, seconds=extension)
+    spec = lineage_spec(source)
+    if reason or spec is None:
+        raise LineageRefused(reason or "This video cannot be used.")
+    video = _new_video(
+        owner=actor,
+        token=token,
+        visibility=visibility,
+        model=source.model,
+        prompt=prompt,
+        size=source.size,
+        kind=kind,
+        parent=source,
+        root_id=source.root_id or source.pk,
+        # An extension's length is the stitched total: source plus continuation.
+        seconds=source.seconds + seconds if kind == Video.Kind.EXTENSION else source.seconds,
+    )
+    return video, spec
+
+
+def video_remix(
+    *,
+    actor: User,
+    source: Video,
+    prompt: str,
+    client: ProviderClient,
+    token: uuid.UUID | None = None,
+    visibility: str | None = None,
+) -> Video:
+    """A new video in the source's model, length and size, restyled by `prompt`."""
+    video, spec = _derived(
+        actor=actor, source=source, kind=Video.Kind.REMIX, prompt=prompt, seconds=0,
+        token=token, visibility=visibility,
+    )  # fmt: skip
+    recorded = _record_new(video, owner=actor, token=token)
+    if recorded is not video:
+        return recorded
+    source_id = str(source.provider_id)
+    video = send(video, spec=spec, call=lambda: client.remix_video(source_id, prompt=prompt))
+    Video.objects.filter(pk=source.pk).update(remix_count=F("remix_count") + 1)
+    return video
+
+
+def video_extend(
+    *,
+    actor: User,
+    source: Video,
+    prompt: str,
+    seconds: int,
+    client: ProviderClient,
+    token: uuid.UUID | None = None,
+    visibility: str | None = None,
+) -> Video:
+    """A continuation of the source, `seconds` longer than it."""
+    video, spec = _derived(
+        actor=actor, source=source, kind=Video.Kind.EXTENSION, prompt=prompt, seconds=seconds,
+        token=token, visibility=visibility,
+    )  # fmt: skip
+    recorded = _record_new(video, owner=actor, token=token)
+    if recorded is not video:
+        return recorded
+    source_id = str(source.provider_id)
+    return send(
+        video,
+        spec=spec,
+        call=lambda: client.extend_video(source_id, prompt=prompt, seconds=seconds),
     )

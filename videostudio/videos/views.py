@@ -17,7 +17,8 @@ from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
 from videostudio.catalog.services import catalog_specs
 from videostudio.videos import services
 from videostudio.videos.connection import get_client
-from videostudio.videos.forms import VideoEditForm, VideoForm
+from videostudio.videos.forms import DeriveForm, VideoEditForm, VideoForm
+from videostudio.videos.lineage import extension_choices, family_tree, lineage_refusal, lineage_spec
 from videostudio.videos.media import ranged_file_response
 from videostudio.videos.models import Video
 
@@ -105,16 +106,80 @@ def video_new(request: HttpRequest) -> HttpResponse:
 @require_GET
 def video_detail(request: HttpRequest, pk: int) -> HttpResponse:
     video = get_object_or_404(Video.objects.visible_to(request.user).select_related("owner"), pk=pk)
-    return render(
-        request,
-        "videos/detail.html",
-        {
-            "video": video,
-            "poller": _poller([video], "detail"),
-            "edit_form": _edit_form(video),
-            "can_edit": video.can_edit(request.user),
-        },
+    return render(request, "videos/detail.html", _detail_context(request, video))
+
+
+def _detail_context(request: HttpRequest, video: Video, **forms: Any) -> dict[str, Any]:
+    derive = {}
+    for kind in (Video.Kind.REMIX, Video.Kind.EXTENSION):
+        refusal = lineage_refusal(video, kind)
+        form = forms.get(kind)
+        if form is None and refusal is None:
+            form = _derive_form(video, kind)
+        derive[kind] = {"refusal": refusal, "form": form}
+    return {
+        "video": video,
+        "poller": _poller([video], "detail"),
+        "edit_form": _edit_form(video),
+        "can_edit": video.can_edit(request.user),
+        "tree": family_tree(video, request.user),
+        "remix": derive[Video.Kind.REMIX],
+        "extend": derive[Video.Kind.EXTENSION],
+    }
+
+
+def _derive_form(video: Video, kind: str, data: Any = None) -> DeriveForm:
+    spec = lineage_spec(video)
+    choices = extension_choices(video, spec) if spec and kind == Video.Kind.EXTENSION else []
+    return DeriveForm(data, kind=kind, choices=choices)
+
+
+@login_required
+@require_POST
+def video_derive(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
+    """Remix or extend a video the user can see; the new video is theirs."""
+    source = get_object_or_404(
+        Video.objects.visible_to(request.user).select_related("owner"), pk=pk
     )
+    htmx = getattr(request, "htmx", None)
+    form = _derive_form(source, kind, request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        visibility = Video.Visibility.TEAM if data.get("share") else Video.Visibility.PRIVATE
+        options: dict[str, Any] = {
+            "actor": request.user,
+            "source": source,
+            "prompt": data["prompt"],
+            "client": get_client(),
+            "token": data.get("token"),
+            "visibility": visibility,
+        }
+        try:
+            if kind == Video.Kind.REMIX:
+                new = services.video_remix(**options)
+            else:
+                new = services.video_extend(seconds=data["seconds"], **options)
+        except services.LineageRefused as exc:
+            form.add_error(None, str(exc))
+        except services.SubmitFailed as exc:
+            if exc.video.status != Video.Status.UNCONFIRMED:
+                form.add_error(None, exc.message)
+            else:
+                messages.warning(request, exc.message)
+                url = exc.video.get_absolute_url()
+                return HttpResponseClientRedirect(url) if htmx else redirect(url)
+        else:
+            verb = "Remix" if kind == Video.Kind.REMIX else "Extension"
+            messages.success(request, f"{verb} sent. It is on its way.")
+            url = new.get_absolute_url()
+            return HttpResponseClientRedirect(url) if htmx else redirect(url)
+    if htmx:
+        return render(
+            request,
+            "videos/detail.html#derive",
+            {"video": source, "kind": kind, "form": form, "refusal": None},
+        )
+    return render(request, "videos/detail.html", _detail_context(request, source, **{kind: form}))
 
 
 def _edit_form(video: Video, data: Any = None) -> VideoEditForm:

@@ -330,3 +330,17 @@ def video_extend(
         spec=spec,
         call=lambda: client.extend_video(source_id, prompt=prompt, seconds=seconds),
     )
+
+
+def video_archive_retry(*, video: Video, actor: Any) -> Video:
+    """Try saving the files again after the tracker gave up (anyone who can see it)."""
+    if not Video.objects.visible_to(actor).filter(pk=video.pk).exists():
+        raise NotAllowed("You cannot see this video.")
+    if video.status != Video.Status.COMPLETED or video.is_archived:
+        return video
+    Video.objects.filter(pk=video.pk).update(
+        archive_attempts=0, next_poll_at=timezone.now(), updated_at=timezone.now()
+    )
+    video.refresh_from_db()
+    _wake_tracker()
+    return video

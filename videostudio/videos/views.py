@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -17,6 +18,7 @@ from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
 from videostudio.catalog.services import catalog_specs
 from videostudio.videos import services
 from videostudio.videos.connection import get_client
+from videostudio.videos.expiry import annotate_cards, needs_attention
 from videostudio.videos.forms import DeriveForm, VideoEditForm, VideoForm
 from videostudio.videos.lineage import extension_choices, family_tree, lineage_refusal, lineage_spec
 from videostudio.videos.media import ranged_file_response
@@ -35,12 +37,32 @@ MAX_POLLED = 200
 @login_required
 @require_GET
 def video_list(request: HttpRequest) -> HttpResponse:
-    videos = Video.objects.filter(owner_id=request.user.pk, deleted_at__isnull=True)
+    """My videos; or, with ?family=<id>, every video of one family the user can see."""
+    family = None
+    family_id = request.GET.get("family", "")
+    if family_id.isdigit():
+        family = get_object_or_404(Video.objects.visible_to(request.user), pk=int(family_id))
+        root_id = family.root_id or family.pk
+        videos = (
+            Video.objects.visible_to(request.user)
+            .filter(Q(pk=root_id) | Q(root_id=root_id))
+            .select_related("owner")
+        )
+    else:
+        videos = Video.objects.filter(owner_id=request.user.pk, deleted_at__isnull=True)
     page = Paginator(videos, 24).get_page(request.GET.get("page"))
+    cards = list(page.object_list)
+    annotate_cards(cards)
     return render(
         request,
         "videos/list.html",
-        {"page": page, "videos": page.object_list, "poller": _poller(page.object_list, "list")},
+        {
+            "page": page,
+            "videos": cards,
+            "family": family,
+            "attention": [] if family else needs_attention(request.user),
+            "poller": _poller(cards, "list"),
+        },
     )
 
 
@@ -117,6 +139,7 @@ def _detail_context(request: HttpRequest, video: Video, **forms: Any) -> dict[st
         if form is None and refusal is None:
             form = _derive_form(video, kind)
         derive[kind] = {"refusal": refusal, "form": form}
+    annotate_cards([video])
     return {
         "video": video,
         "poller": _poller([video], "detail"),
@@ -193,6 +216,15 @@ def _editable(request: HttpRequest, pk: int) -> Video:
     if not video.can_edit(request.user):
         raise PermissionDenied("Only the owner can change this video.")
     return video
+
+
+@login_required
+@require_POST
+def video_archive(request: HttpRequest, pk: int) -> HttpResponse:
+    video = get_object_or_404(Video.objects.visible_to(request.user), pk=pk)
+    services.video_archive_retry(video=video, actor=request.user)
+    messages.success(request, "Saving the files again; this page updates when it is done.")
+    return redirect(video)
 
 
 @login_required

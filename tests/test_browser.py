@@ -88,10 +88,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if env.get("DATABASE_URL"):
         env["DATABASE_URL"], drop = _scratch_database(env["DATABASE_URL"])
     manage = [sys.executable, "manage.py"]
-    for command in (
-        ["migrate", "--noinput"],
-        ["createsuperuser", "--noinput", "--username", "e2e", "--email", "e2e@example.com"],
-    ):
+    accounts = [
+        ["createsuperuser", "--noinput", "--username", name, "--email", f"{name}@example.com"]
+        for name in ("e2e", "mate")
+    ]
+    for command in (["migrate", "--noinput"], *accounts):
         subprocess.run(manage + command, cwd=ROOT, env=env, check=True, capture_output=True)
     log = (data / "studio.log").open("w+")
     code: int | None = None
@@ -143,10 +144,10 @@ def page(stack: str) -> Iterator[Any]:
         browser.close()
 
 
-def log_in(page: Any) -> None:
+def log_in(page: Any, username: str = "e2e") -> None:
     page.goto("/")
     assert "/accounts/login/" in page.url
-    page.fill("#id_username", "e2e")
+    page.fill("#id_username", username)
     page.fill("#id_password", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url("**/")
@@ -307,3 +308,44 @@ def test_a_member_browses_the_gallery_and_plays_a_video_from_the_middle(page: An
         " {once: true}); v.currentTime = v.duration / 2; })"
     )
     assert abs(middle - 2.0) < 0.3
+
+
+def test_a_teammate_remixes_a_video_then_extends_the_remix(page: Any) -> None:
+    log_in(page)
+    submit(page, "Family origin: a red kite over hills")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.video-card')].some("
+        "c => /Family origin/.test(c.textContent) && c.querySelector('video'))",
+        timeout=45_000,
+    )
+    original_url = page.locator(".video-card .prompt a", has_text="Family origin").first
+    original_href = original_url.get_attribute("href")
+    page.click("header button:has-text('Log out')")
+    page.wait_for_url("**/accounts/login/**")
+
+    log_in(page, "mate")
+    page.goto(original_href)
+    page.fill("#id_remix_prompt", "as a neon night scene")
+    page.click("#derive-remix button[type=submit]")
+    page.wait_for_url(lambda url: not url.endswith(original_href))
+    page.wait_for_selector(".video-panel video", timeout=45_000)  # the remix, finished
+    assert "as a neon night scene" in page.inner_text("h1")
+    tree = page.locator("#family .node")
+    assert tree.count() == 2
+    assert "Remix" in tree.nth(1).inner_text() and tree.nth(1).get_attribute("aria-current")
+
+    remix_url = page.url
+    page.select_option("#id_extension_seconds", "8")
+    page.fill("#id_extension_prompt", "then it starts to rain")
+    page.click("#derive-extension button[type=submit]")
+    page.wait_for_url(lambda url: url != remix_url)
+    tree = page.locator("#family .node")
+    assert tree.count() == 3
+    texts = [tree.nth(i).inner_text() for i in range(3)]
+    assert "Family origin" in texts[0] and "Remix" in texts[1] and "Extension" in texts[2]
+    assert "12 s" in texts[2]  # 4 s remixed, extended by 8: the stitched total
+    assert tree.nth(2).get_attribute("aria-current") == "true"
+
+    # The original's page shows the whole family too.
+    page.goto(original_href)
+    assert page.locator("#family .node").count() == 3

@@ -224,3 +224,19 @@ def test_cards_count_what_descends_from_them(owner: Any) -> None:
     lonely = a_video(owner=owner)
     counts = descendant_counts([root, remix, extension, lonely])
     assert counts == {root.pk: 3, remix.pk: 1, extension.pk: 0, lonely.pk: 0}
+
+
+def test_when_a_video_finishes_its_page_offers_remix_and_extend_without_reload(
+    owner: Any, client: Client
+) -> None:
+    video = a_video(owner=owner)  # finished, Sora: both allowed
+    client.force_login(owner)
+    response = client.get(
+        reverse("videos:progress"),
+        {"view": "detail", "id": str(video.pk), "since": "0"},
+        headers=HTMX,
+    )
+    body = response.content.decode()
+    assert response.status_code == 286  # nothing left in flight
+    assert body.count('hx-swap-oob="true"') == 3  # the panel, remix and extend
+    assert 'id="id_remix_prompt"' in body and 'id="id_extension_seconds"' in body

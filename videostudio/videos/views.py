@@ -131,14 +131,20 @@ def video_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "videos/detail.html", _detail_context(request, video))
 
 
-def _detail_context(request: HttpRequest, video: Video, **forms: Any) -> dict[str, Any]:
-    derive = {}
+def _derive_sections(video: Video, **forms: Any) -> dict[str, dict[str, Any]]:
+    """For each of remix and extend: its form, or why it is not possible."""
+    sections: dict[str, dict[str, Any]] = {}
     for kind in (Video.Kind.REMIX, Video.Kind.EXTENSION):
         refusal = lineage_refusal(video, kind)
         form = forms.get(kind)
         if form is None and refusal is None:
             form = _derive_form(video, kind)
-        derive[kind] = {"refusal": refusal, "form": form}
+        sections[kind] = {"refusal": refusal, "form": form, "kind": kind}
+    return sections
+
+
+def _detail_context(request: HttpRequest, video: Video, **forms: Any) -> dict[str, Any]:
+    derive = _derive_sections(video, **forms)
     annotate_cards([video])
     return {
         "video": video,
@@ -285,9 +291,13 @@ def video_progress(request: HttpRequest) -> HttpResponse:
     visible = Video.objects.visible_to(request.user)
     videos = list(visible.filter(pk__in=ids).select_related("owner"))
     changed = [v for v in videos if v.updated_at > since]
+    annotate_cards(changed)
     poller = _poller(videos, view)
     template = f"videos/{view}.html#progress"
-    context = {"changed": changed, "poller": poller}
+    context: dict[str, Any] = {"changed": changed, "poller": poller}
+    if view == "detail" and changed:
+        # A job that just finished can now be remixed and extended: redraw those too.
+        context["derive"] = _derive_sections(changed[0])
     if not poller["ids"]:
         return HttpResponseStopPolling(render(request, template, context).content)
     return render(request, template, context)

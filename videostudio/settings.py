@@ -248,6 +248,10 @@ if VIDEOSTUDIO_DEFAULT_VISIBILITY not in {"team", "private"}:
 VIDEOSTUDIO_MAX_PROMPT_CHARS = env_int("VIDEOSTUDIO_MAX_PROMPT_CHARS", 4000, minimum=1)
 # Warn this many hours before the provider deletes its copy (always in the last hour).
 VIDEOSTUDIO_EXPIRY_WARNING_HOURS = env_float("VIDEOSTUDIO_EXPIRY_WARNING_HOURS", 24.0, minimum=0)
+# Delete local copies this many days after completion (0: keep for ever). Starred
+# videos are kept; owners see what is due this many days ahead.
+VIDEOSTUDIO_RETENTION_DAYS = env_int("VIDEOSTUDIO_RETENTION_DAYS", 0, minimum=0)
+VIDEOSTUDIO_RETENTION_NOTICE_DAYS = env_int("VIDEOSTUDIO_RETENTION_NOTICE_DAYS", 7, minimum=0)
 # How often the browser asks for progress (one request per page, however many cards).
 VIDEOSTUDIO_PAGE_POLL_SECONDS = env_float("VIDEOSTUDIO_PAGE_POLL_SECONDS", 2.0, minimum=0.5)
 # How long one sweep task keeps polling before handing over to the next one.

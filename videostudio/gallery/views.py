@@ -4,7 +4,8 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from videostudio.gallery.forms import GalleryFilters
@@ -49,4 +50,9 @@ def star(request: HttpRequest, pk: int) -> HttpResponse:
     video.starred = star_set(  # type: ignore[attr-defined]
         user=request.user, video=video, starred=request.POST.get("starred") == "1"
     )
+    if not getattr(request, "htmx", None):
+        # A plain form (no JavaScript, or the dashboard): back to where it was sent from.
+        target = request.POST.get("next", "")
+        safe = url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()})
+        return redirect(target if safe else video.get_absolute_url())
     return render(request, "gallery/index.html#star", {"video": video})

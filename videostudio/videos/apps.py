@@ -24,6 +24,14 @@ def _ensure_schedule(**kwargs: Any) -> None:
     from videostudio.videos.tasks import SWEEP_TASK
 
     Schedule.objects.update_or_create(
+        name="videostudio: retention",
+        defaults={
+            "func": "videostudio.videos.tasks.retention",
+            "schedule_type": Schedule.DAILY,
+            "repeats": -1,
+        },
+    )
+    Schedule.objects.update_or_create(
         name="videostudio: track jobs",
         defaults={
             "func": SWEEP_TASK,

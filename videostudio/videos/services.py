@@ -227,6 +227,11 @@ def video_delete(*, video: Video, actor: Any) -> None:
         raise NotAllowed("Only the owner can delete this video.")
     if video.in_flight:
         raise NotAllowed("This video is still being made; delete it once it has finished.")
+    remove_files(video)
+
+
+def remove_files(video: Video) -> None:
+    """Delete a video's files here and hide it; the row stays for the records."""
     for name in ("video_file", "thumbnail_file", "spritesheet_file", "reference_image"):
         fieldfile = getattr(video, name)
         if fieldfile:

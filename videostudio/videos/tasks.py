@@ -7,6 +7,7 @@ from django_q.tasks import async_task
 
 from videostudio.videos import tracking
 from videostudio.videos.connection import get_client
+from videostudio.videos.retention import videos_apply_retention
 
 SWEEP_TASK = "videostudio.videos.tasks.sweep"
 
@@ -19,6 +20,10 @@ def sweep() -> str:
         handover=enqueue_sweep,
     )
     return str(report)
+
+
+def retention() -> str:
+    return f"deleted {videos_apply_retention()} local copies"
 
 
 def enqueue_sweep() -> None:

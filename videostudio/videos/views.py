@@ -23,6 +23,7 @@ from videostudio.videos.forms import DeriveForm, VideoEditForm, VideoForm
 from videostudio.videos.lineage import extension_choices, family_tree, lineage_refusal, lineage_spec
 from videostudio.videos.media import ranged_file_response
 from videostudio.videos.models import Video
+from videostudio.videos.retention import retention_due
 
 MEDIA = {
     # variant -> (model field, content type, download extension)
@@ -61,6 +62,7 @@ def video_list(request: HttpRequest) -> HttpResponse:
             "videos": cards,
             "family": family,
             "attention": [] if family else needs_attention(request.user),
+            "retention": [] if family else retention_due(request.user),
             "poller": _poller(cards, "list"),
         },
     )

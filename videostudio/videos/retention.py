@@ -1,0 +1,93 @@
+"""Optional retention of the local archive: old videos are deleted after N days.
+
+Off unless VIDEOSTUDIO_RETENTION_DAYS is set. Owners are told in advance, a star
+(anyone's) keeps a video, and nothing is deleted while one of its descendants is
+still being made.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import Exists, OuterRef, QuerySet
+from django.utils import timezone
+
+from videostudio.videos.models import Video
+
+log = logging.getLogger(__name__)
+
+
+def _cutoff(now: datetime) -> datetime | None:
+    days = settings.VIDEOSTUDIO_RETENTION_DAYS
+    return now - timedelta(days=days) if days else None
+
+
+def _unstarred(videos: QuerySet[Video]) -> QuerySet[Video]:
+    from videostudio.gallery.models import Star
+
+    return videos.filter(~Exists(Star.objects.filter(video_id=OuterRef("pk"))))
+
+
+def retention_due(owner: object, *, now: datetime | None = None) -> list[Video]:
+    """The owner's videos that retention will delete within the notice period."""
+    now = now or timezone.now()
+    cutoff = _cutoff(now + timedelta(days=settings.VIDEOSTUDIO_RETENTION_NOTICE_DAYS))
+    if cutoff is None:
+        return []
+    videos = _unstarred(
+        Video.objects.filter(
+            owner_id=getattr(owner, "pk", None),
+            deleted_at__isnull=True,
+            completed_at__lt=cutoff,
+        )
+    ).order_by("completed_at")[:20]
+    days = timedelta(days=settings.VIDEOSTUDIO_RETENTION_DAYS)
+    due = list(videos)
+    for video in due:
+        video.deletion_due = video.completed_at + days  # type: ignore[attr-defined, operator]
+    return due
+
+
+def _protected_ids() -> set[int]:
+    """Every ancestor of a video still being made."""
+    running = list(
+        Video.objects.filter(next_poll_at__isnull=False, root__isnull=False).values_list(
+            "parent_id", "root_id"
+        )
+    )
+    if not running:
+        return set()
+    parents = dict(
+        Video.objects.filter(root_id__in={root for _, root in running}).values_list(
+            "pk", "parent_id"
+        )
+    )
+    protected: set[int] = set()
+    for first, _ in running:
+        parent: int | None = first
+        while parent is not None and parent not in protected:
+            protected.add(parent)
+            parent = parents.get(parent)
+    return protected
+
+
+def videos_apply_retention(*, now: datetime | None = None) -> int:
+    """Delete the local copies retention has come for. Returns how many."""
+    from videostudio.videos.services import remove_files
+
+    now = now or timezone.now()
+    cutoff = _cutoff(now)
+    if cutoff is None:
+        return 0
+    candidates = _unstarred(
+        Video.objects.filter(deleted_at__isnull=True, completed_at__lt=cutoff, next_poll_at=None)
+    ).exclude(pk__in=_protected_ids())
+    count = 0
+    for video in candidates.iterator():
+        remove_files(video)
+        count += 1
+    if count:
+        log.info("retention deleted the local copies of %d videos", count)
+    return count

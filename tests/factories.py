@@ -73,7 +73,16 @@ def a_lineage(*kinds: str, **fields: Any) -> list[Video]:
     chain = [a_video(**fields)]
     for kind in kinds:
         parent = chain[-1]
-        chain.append(a_video(kind=kind, parent=parent, root=chain[0], model=parent.model, **fields))
+        chain.append(
+            a_video(
+                kind=kind,
+                parent=parent,
+                root=chain[0],
+                depth=parent.depth + 1,
+                model=parent.model,
+                **fields,
+            )
+        )
     return chain
 
 
@@ -83,5 +92,7 @@ def a_family(size: int, *, fanout: int = 3, **fields: Any) -> list[Video]:
     for index in range(1, size):
         parent = members[(index - 1) // fanout]
         kind = Video.Kind.REMIX if index % 2 else Video.Kind.EXTENSION
-        members.append(a_video(kind=kind, parent=parent, root=members[0], **fields))
+        members.append(
+            a_video(kind=kind, parent=parent, root=members[0], depth=parent.depth + 1, **fields)
+        )
     return members

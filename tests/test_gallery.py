@@ -43,7 +43,7 @@ def test_the_gallery_shows_finished_shared_work_only(member: Client, owner: Any)
     html = member.get(reverse("gallery:index")).content.decode()
     assert titles(html, [shown, *hidden]) == ["shown"]
     card = html.split(f'id="gallery-{shown.pk}"')[1].split("</article>")[0]
-    for piece in ("4 s", "Sora-2", owner.username, "ago", "Download", "Star", "Open"):
+    for piece in ("4 s", "Sora-2", owner.username, "ago", "Download", "Star", "Open", "Remix"):
         assert piece in card
 
 

@@ -69,7 +69,7 @@ def test_a_teammate_remixes_a_shared_video_and_owns_the_remix(
         actor=teammate, source=source, prompt="as a watercolour", client=app_client
     )
     assert remix.owner == teammate and remix.kind == Video.Kind.REMIX
-    assert (remix.parent, remix.root) == (source, source)
+    assert (remix.parent, remix.root, remix.depth) == (source, source, 1)
     assert (remix.model, remix.seconds, remix.size) == ("Sora-2", 4, "720x1280")
     assert recorder.paths()[-1] == f"POST /v1/videos/{source.provider_id}/remix"
     source.refresh_from_db()
@@ -90,7 +90,7 @@ def test_an_extension_is_the_stitched_total_and_keeps_the_root(
         actor=owner, source=remix, prompt="it rains", seconds=12, client=app_client
     )
     assert extension.seconds == 20 and extension.kind == Video.Kind.EXTENSION
-    assert extension.parent == remix and extension.root == source
+    assert extension.parent == remix and extension.root == source and extension.depth == 2
     assert recorder.paths()[-1] == "POST /v1/videos/extensions"
     assert b'"seconds":12' in recorder.requests[-1].content.replace(b" ", b"")
 

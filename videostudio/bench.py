@@ -139,6 +139,56 @@ def bench_media(owner: User) -> None:
     line("peak Python memory while streaming it whole", f"{peak / 1024:.0f} KiB")
 
 
+def bench_gallery(owner: User, count: int = 10_000) -> None:
+    now = timezone.now()
+    Video.objects.bulk_create(
+        Video(
+            owner=owner, model="Sora-2" if i % 3 else "Veo-3", prompt=f"gallery scene {i}",
+            seconds=4 + i % 5 * 4, size="720x1280", status=Video.Status.COMPLETED,
+            archived_at=now, completed_at=now, video_file="x.mp4", thumbnail_file="x.webp",
+            remix_count=i % 7,
+        )
+        for i in range(count)
+    )  # fmt: skip
+    web = Client()
+    web.force_login(owner)
+    url = reverse("gallery:index")
+    web.get(url)
+    first = timed(lambda: web.get(url), 20)
+    deep_video = Video.objects.shared().order_by("-created_at", "-id")[count - 100]
+    cursor = f"{deep_video.created_at.isoformat()}~{deep_video.pk}"
+    deep = timed(lambda: web.get(url, {"after": cursor}), 20)
+    search = timed(lambda: web.get(url, {"q": "scene 99", "sort": "longest"}), 20)
+    print(f"gallery: {count} shared videos, 24 a page")
+    line("median first page", f"{statistics.median(first) * 1000:.1f} ms")
+    line("median page near the end (keyset)", f"{statistics.median(deep) * 1000:.1f} ms")
+    line("median search + sort by length", f"{statistics.median(search) * 1000:.1f} ms")
+
+
+def bench_tree(owner: User, size: int = 200) -> None:
+    root = Video.objects.create(
+        owner=owner, model="Sora-2", prompt="tree root", seconds=4, size="720x1280",
+        status=Video.Status.COMPLETED,
+    )  # fmt: skip
+    members = [root]
+    for i in range(1, size):
+        parent = members[(i - 1) // 3]
+        members.append(
+            Video.objects.create(
+                owner=owner, model="Sora-2", prompt=f"branch {i}", seconds=4, size="720x1280",
+                status=Video.Status.COMPLETED, kind=Video.Kind.REMIX, parent=parent, root=root,
+                depth=parent.depth + 1,
+            )
+        )  # fmt: skip
+    web = Client()
+    web.force_login(owner)
+    url = reverse("videos:detail", args=[root.pk])
+    web.get(url)
+    samples = timed(lambda: web.get(url), 20)
+    print(f"family tree: a video page with {size} relatives")
+    line("median render", f"{statistics.median(samples) * 1000:.1f} ms")
+
+
 def bench_simulator() -> None:
     samples = []
     for i in range(3):
@@ -165,6 +215,8 @@ def main() -> None:
     bench_tracker(client, owner)
     bench_progress(owner)
     bench_media(owner)
+    bench_tree(owner)
+    bench_gallery(owner)
     bench_simulator()
     shutil.rmtree(WORK, ignore_errors=True)
 

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET, require_POST
 from videostudio.gallery.forms import GalleryFilters
 from videostudio.gallery.selectors import gallery_page
 from videostudio.gallery.services import star_set
+from videostudio.videos.expiry import buildable_models
 from videostudio.videos.models import Video
 
 
@@ -27,6 +28,9 @@ def gallery(request: HttpRequest) -> HttpResponse:
         form.is_valid()
         filters.update({k: v for k, v in form.cleaned_data.items() if v})
     page = gallery_page(user=request.user, filters=filters, cursor=request.GET.get("after"))
+    buildable = buildable_models()
+    for video in page.videos:
+        video.model_can_build = video.model.lower() in buildable  # type: ignore[attr-defined]
     context = {"form": form, "videos": page.videos, "next_url": _next_url(request, page)}
     htmx = getattr(request, "htmx", None)
     if htmx and not htmx.history_restore_request:

@@ -96,6 +96,8 @@ class Video(models.Model):
     deleted_at = models.DateTimeField(null=True, blank=True)
 
     kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.ORIGINAL)
+    # Generations from the root (0 for an original).
+    depth = models.PositiveSmallIntegerField(default=0)
     # Kept up to date as remixes are made: the gallery sorts by it.
     remix_count = models.PositiveIntegerField(default=0)
     parent = models.ForeignKey(

@@ -282,6 +282,7 @@ def _derived(
         kind=kind,
         parent=source,
         root_id=source.root_id or source.pk,
+        depth=source.depth + 1,
         # An extension's length is the stitched total: source plus continuation.
         seconds=source.seconds + seconds if kind == Video.Kind.EXTENSION else source.seconds,
     )

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "videostudio.catalog",
     "videostudio.videos",
     "videostudio.gallery",
+    "videostudio.usage",
 ]
 
 MIDDLEWARE = [

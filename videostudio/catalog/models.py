@@ -59,6 +59,12 @@ class CatalogEntry(models.Model):
     max_lineage_seconds = models.PositiveIntegerField(
         null=True, blank=True, help_text="Longest total of a video and its extensions."
     )
+    points_per_second = models.FloatField(
+        null=True, blank=True, help_text="What a second costs, to estimate jobs (set by an admin)."
+    )
+    learned_points_per_second = models.FloatField(
+        null=True, blank=True, help_text="Learned from the costs the provider reported."
+    )
     enabled = models.BooleanField(default=True, help_text="Members can choose it for new videos.")
     position = models.PositiveIntegerField(default=100, help_text="Order in the form.")
     notes = models.TextField(blank=True)
@@ -79,6 +85,11 @@ class CatalogEntry(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def rate(self) -> float | None:
+        """Points per second for estimates: what was learned, else the admin's seed."""
+        return self.learned_points_per_second or self.points_per_second
 
     @property
     def available(self) -> bool:

@@ -114,6 +114,17 @@ class Video(models.Model):
     error_message = models.TextField(blank=True)
     usage = models.JSONField(null=True, blank=True)
 
+    class Cost(models.TextChoices):
+        MEASURED = "measured", "Measured"  # the provider said so (usage or ledger)
+        ESTIMATED = "estimated", "Estimated"  # from the catalog's points per second
+
+    # Seconds the provider charges for: an extension pays for its new part only.
+    billed_seconds = models.PositiveIntegerField(default=0)
+    cost_points = models.PositiveIntegerField(null=True, blank=True)
+    cost_source = models.CharField(max_length=10, choices=Cost.choices, blank=True)
+    # Held against the owner's budget from sending until the cost is known.
+    reserved_points = models.PositiveIntegerField(default=0)
+
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
     submitted_at = models.DateTimeField(null=True, blank=True)

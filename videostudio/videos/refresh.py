@@ -20,6 +20,7 @@ from django.utils import timezone
 from videostudio.provider.client import ProviderClient
 from videostudio.provider.errors import InvalidRequest, NotFound, ProviderError
 from videostudio.provider.types import HistoryEntry, RemoteVideo
+from videostudio.usage.services import cost_fields, rate_learn
 from videostudio.videos.models import Video, video_dir
 from videostudio.videos.reconcile import RECHECK, history_around, reconcile_fields
 from videostudio.videos.sprites import sprite_grid
@@ -148,11 +149,16 @@ def video_apply(
         fields["next_poll_at"] = next_poll_at(merged(video, fields), now=now, in_flight=in_flight)
     else:
         fields = {"next_poll_at": None}
+    if fields.get("status") == Video.Status.FAILED:
+        fields.setdefault("reserved_points", 0)  # nothing more will be charged
     fields.update(lease_token=None, lease_until=None, updated_at=now)
     query = Video.objects.filter(pk=video.pk)
     if video.lease_token is not None:
         query = query.filter(lease_token=video.lease_token)
-    return query.update(**fields) == 1
+    written = query.update(**fields) == 1
+    if written and fields.get("cost_source") == Video.Cost.MEASURED:
+        rate_learn(video.model)
+    return written
 
 
 def video_refresh(*, video: Video, client: ProviderClient) -> Video:
@@ -197,6 +203,7 @@ def fields_from_remote(video: Video, remote: RemoteVideo, *, now: datetime) -> d
     if status == Video.Status.FAILED:
         fields["error_code"] = (remote.error_code or "generation_failed")[:100]
         fields["error_message"] = remote.error_message or "The provider could not make this video."
+    fields.update(cost_fields(video, remote, status))
     return fields
 
 

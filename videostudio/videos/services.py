@@ -21,8 +21,14 @@ from django.utils import timezone
 
 from videostudio.provider.catalog import ModelSpec
 from videostudio.provider.client import ProviderClient
-from videostudio.provider.errors import InvalidRequest, NotFound, ProviderError
+from videostudio.provider.errors import (
+    InsufficientCredits,
+    InvalidRequest,
+    NotFound,
+    ProviderError,
+)
 from videostudio.provider.types import RemoteVideo
+from videostudio.usage import services as usage
 from videostudio.videos.models import Video
 from videostudio.videos.reconcile import RECHECK
 from videostudio.videos.refresh import UNCONFIRMED_FIELDS, fields_from_remote, merged, next_poll_at
@@ -31,6 +37,9 @@ log = logging.getLogger(__name__)
 
 # How long a web request may spend sending a job before the tracker presumes it died.
 SUBMIT_LEASE = timedelta(minutes=5)
+
+
+Refused = usage.Refused
 
 
 class SubmitFailed(Exception):
@@ -57,11 +66,13 @@ def video_submit(
     token: uuid.UUID | None = None,
     visibility: str | None = None,
 ) -> Video:
-    """Record a new video's job, then send it. Raises SubmitFailed if the provider
-    refuses it. A repeated `token` (the same form sent twice) returns the first job."""
+    """Record a new video's job, then send it. Raises Refused (nothing recorded) when
+    the rules say no, SubmitFailed (recorded as failed) when the provider does.
+    A repeated `token` (the same form sent twice) returns the first job."""
+    _refuse_when_out_of_points(client)
     video = _new_video(
         owner=owner, token=token, visibility=visibility, model=spec.name, prompt=prompt,
-        seconds=seconds, size=size,
+        seconds=seconds, size=size, billed_seconds=seconds,
     )  # fmt: skip
     if image is not None:
         video.reference_image.save(image.name or "reference", image, save=False)
@@ -104,8 +115,15 @@ def _new_video(
     )
 
 
+def _refuse_when_out_of_points(client: ProviderClient) -> None:
+    reason = usage.credits_refusal(client=client)
+    if reason:
+        raise Refused(reason)
+
+
 def _record_new(video: Video, *, owner: User, token: uuid.UUID | None) -> Video:
-    """Save the new row, or return the job an identical earlier form already made."""
+    """Save the new row, its estimated cost held against the owner's budget, or
+    return the job an identical earlier form already made."""
     if token is not None:
         existing = Video.objects.filter(owner=owner, client_token=token).first()
         if existing is not None:
@@ -114,7 +132,12 @@ def _record_new(video: Video, *, owner: User, token: uuid.UUID | None) -> Video:
             return existing
     try:
         with transaction.atomic():
+            usage.budget_reserve(video)
             video.save()
+    except usage.Refused:
+        if video.reference_image:
+            video.reference_image.delete(save=False)
+        raise
     except IntegrityError:
         # The same form arrived twice at once; the other request sends it.
         if video.reference_image:
@@ -132,9 +155,11 @@ def send(video: Video, *, spec: ModelSpec, call: Callable[[], RemoteVideo]) -> V
         if exc.outcome_unknown:
             _record(video, **UNCONFIRMED_FIELDS, next_poll_at=timezone.now() + RECHECK)
             raise SubmitFailed(video, video.error_message) from exc
+        if isinstance(exc, InsufficientCredits):
+            usage.credits_note_exhausted()
         message = _submit_error_message(exc, spec)
-        # A definite refusal frees the form's token: fixing the form and sending
-        # it again is a new job, not a repeat of this one.
+        # A definite refusal frees the form's token (fixing the form and sending it
+        # again is a new job, not a repeat of this one) and the budget it held.
         _record(
             video,
             status=Video.Status.FAILED,
@@ -142,6 +167,7 @@ def send(video: Video, *, spec: ModelSpec, call: Callable[[], RemoteVideo]) -> V
             error_message=message,
             client_token=None,
             next_poll_at=None,
+            reserved_points=0,
         )
         raise SubmitFailed(video, message) from exc
 
@@ -249,8 +275,8 @@ def remove_files(video: Video) -> None:
 # --- Remixes and extensions --------------------------------------------------------------
 
 
-class LineageRefused(Exception):
-    """The rules say no (nothing was sent to the provider)."""
+class LineageRefused(Refused):
+    """The lineage rules say no (nothing was sent to the provider)."""
 
 
 def _derived(
@@ -262,9 +288,11 @@ def _derived(
     seconds: int,
     token: uuid.UUID | None,
     visibility: str | None,
+    client: ProviderClient,
 ) -> tuple[Video, ModelSpec]:
     from videostudio.videos.lineage import lineage_refusal, lineage_spec
 
+    _refuse_when_out_of_points(client)
     if not Video.objects.visible_to(actor).filter(pk=source.pk).exists():
         raise LineageRefused("You cannot build on a video you cannot see.")
     extension = seconds if kind == Video.Kind.EXTENSION else None
@@ -283,8 +311,10 @@ def _derived(
         parent=source,
         root_id=source.root_id or source.pk,
         depth=source.depth + 1,
-        # An extension's length is the stitched total: source plus continuation.
+        # An extension's length is the stitched total: source plus continuation,
+        # and it is charged for the continuation only.
         seconds=source.seconds + seconds if kind == Video.Kind.EXTENSION else source.seconds,
+        billed_seconds=seconds if kind == Video.Kind.EXTENSION else source.seconds,
     )
     return video, spec
 
@@ -301,7 +331,7 @@ def video_remix(
     """A new video in the source's model, length and size, restyled by `prompt`."""
     video, spec = _derived(
         actor=actor, source=source, kind=Video.Kind.REMIX, prompt=prompt, seconds=0,
-        token=token, visibility=visibility,
+        token=token, visibility=visibility, client=client,
     )  # fmt: skip
     recorded = _record_new(video, owner=actor, token=token)
     if recorded is not video:
@@ -325,7 +355,7 @@ def video_extend(
     """A continuation of the source, `seconds` longer than it."""
     video, spec = _derived(
         actor=actor, source=source, kind=Video.Kind.EXTENSION, prompt=prompt, seconds=seconds,
-        token=token, visibility=visibility,
+        token=token, visibility=visibility, client=client,
     )  # fmt: skip
     recorded = _record_new(video, owner=actor, token=token)
     if recorded is not video:

@@ -110,6 +110,8 @@ def video_new(request: HttpRequest) -> HttpResponse:
                 token=data.get("token"),
                 visibility=Video.Visibility.TEAM if data.get("share") else Video.Visibility.PRIVATE,
             )
+        except services.Refused as exc:
+            form.add_error(None, str(exc))
         except services.SubmitFailed as exc:
             if exc.video.status != Video.Status.UNCONFIRMED:
                 form.add_error(None, exc.message)
@@ -190,7 +192,7 @@ def video_derive(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
                 new = services.video_remix(**options)
             else:
                 new = services.video_extend(seconds=data["seconds"], **options)
-        except services.LineageRefused as exc:
+        except services.Refused as exc:
             form.add_error(None, str(exc))
         except services.SubmitFailed as exc:
             if exc.video.status != Video.Status.UNCONFIRMED:

@@ -76,6 +76,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "videostudio.videos.context_processors.studio",
+                "videostudio.usage.context_processors.team_balance",
             ],
         },
     },

@@ -10,5 +10,6 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("gallery/", include("videostudio.gallery.urls")),
+    path("usage/", include("videostudio.usage.urls")),
     path("", include("videostudio.videos.urls")),
 ]

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
 
 from videostudio.catalog.services import catalog_specs
+from videostudio.usage.services import budget_state
 from videostudio.videos import services
 from videostudio.videos.connection import get_client
 from videostudio.videos.expiry import annotate_cards, needs_attention
@@ -63,6 +64,7 @@ def video_list(request: HttpRequest) -> HttpResponse:
             "family": family,
             "attention": [] if family else needs_attention(request.user),
             "retention": [] if family else retention_due(request.user),
+            "budget": None if family else budget_state(request.user),
             "poller": _poller(cards, "list"),
         },
     )

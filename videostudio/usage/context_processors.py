@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+
+from videostudio.usage.models import BalanceSnapshot, UsagePolicy
+
+
+def team_balance(request: HttpRequest) -> dict[str, Any]:
+    """The header's balance and the team-wide banners (two small queries)."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    policy = UsagePolicy.current()
+    latest = BalanceSnapshot.objects.order_by("-taken_at").first()
+    low = bool(
+        latest is not None
+        and policy.low_balance_threshold
+        and latest.points < policy.low_balance_threshold
+    )
+    return {
+        "team_balance": latest if (policy.show_balance_to_members or user.is_staff) else None,
+        "team_balance_low": low,
+        "team_out_of_points": policy.out_of_points_since is not None,
+    }

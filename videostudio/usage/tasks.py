@@ -1,0 +1,15 @@
+"""django-q2 tasks: thin wake-up calls into the services."""
+
+from __future__ import annotations
+
+from videostudio.usage.services import balance_refresh, ledger_sync
+from videostudio.videos.connection import get_client
+
+
+def sync_ledger() -> str:
+    return str(ledger_sync(client=get_client()))
+
+
+def refresh_balance() -> str:
+    points = balance_refresh(client=get_client())
+    return "balance unavailable" if points is None else f"balance {points} points"

@@ -200,7 +200,7 @@ def ledger_sync(*, client: ProviderClient, max_pages: int = 50) -> LedgerReport:
     """Copy the provider's points history into the ledger, then match charges to jobs.
 
     Idempotent: entries are keyed by the provider's query_id. Paging stops at the
-    first page that holds nothing new (the rest was copied before).
+    first page that reaches what was copied before.
     """
     report = LedgerReport()
     cursor = None
@@ -228,7 +228,8 @@ def ledger_sync(*, client: ProviderClient, max_pages: int = 50) -> LedgerReport:
             LedgerEntry.objects.bulk_create(fresh, ignore_conflicts=True)
             report.new += len(fresh)
             last = page.entries[-1].created_at if page.entries else None
-            if not page.has_more or not fresh or (last is not None and last < oldest):
+            # Newest first: once a page reaches charges copied before, the rest are too.
+            if not page.has_more or known or (last is not None and last < oldest):
                 break
             cursor = page.last_query_id
     except ProviderError as exc:

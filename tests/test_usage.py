@@ -1,0 +1,301 @@
+"""Points: costs, the ledger, the team balance, 402s and budgets."""
+
+from __future__ import annotations
+
+import csv
+import io
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+from django.db import connection as db_connection
+from django.test import Client
+from django.urls import reverse
+
+from videostudio.catalog.models import CatalogEntry
+from videostudio.catalog.services import catalog_find
+from videostudio.provider.client import ProviderClient
+from videostudio.simulator.app import Simulator
+from videostudio.usage import services as usage
+from videostudio.usage.models import BalanceSnapshot, Budget, LedgerEntry, UsagePolicy
+from videostudio.videos import connection, refresh, services
+from videostudio.videos.models import Video
+
+from .conftest import FakeClock, make_user
+from .factories import a_video
+from .helpers import RecordingTransport
+
+pytestmark = pytest.mark.django_db
+SORA_RATE = 1000  # the simulator's made-up price per second for Sora-2
+
+
+@pytest.fixture
+def recorder(simulator: Simulator) -> Any:
+    transport = RecordingTransport(simulator.transport())
+    client = ProviderClient(
+        base_url="http://sim.test/v1", api_key="k", transport=transport, sleep=lambda s: None
+    )
+    connection._client = client
+    cache.delete("videostudio:usage:balance-recheck")
+    yield transport
+    connection._client = None
+
+
+@pytest.fixture
+def app_client(recorder: Any) -> ProviderClient:
+    assert connection._client is not None
+    return connection._client
+
+
+def send(owner: Any, client: ProviderClient, prompt: str = "a fox", seconds: int = 4) -> Video:
+    entry = catalog_find("Sora-2")
+    assert entry is not None
+    return services.video_submit(
+        owner=owner, spec=entry.to_spec(), prompt=prompt, seconds=seconds, size="720x1280",
+        image=None, client=client,
+    )  # fmt: skip
+
+
+def finish(video: Video, client: ProviderClient, clock: FakeClock) -> Video:
+    clock.advance(60)
+    return refresh.video_refresh(video=video, client=client)
+
+
+# --- Costs ---------------------------------------------------------------------------------
+
+
+def test_a_cost_the_provider_reports_is_measured_and_teaches_the_rate(
+    owner: Any, app_client: ProviderClient, clock: FakeClock
+) -> None:
+    video = finish(send(owner, app_client, seconds=8), app_client, clock)
+    assert (video.cost_points, video.cost_source) == (8 * SORA_RATE, Video.Cost.MEASURED)
+    assert video.reserved_points == 0
+    assert CatalogEntry.objects.get(name="Sora-2").learned_points_per_second == SORA_RATE
+
+
+def test_without_a_reported_cost_it_is_estimated_and_says_so(
+    owner: Any, tmp_path: Path, clock: FakeClock
+) -> None:
+    CatalogEntry.objects.filter(name="Sora-2").update(points_per_second=50)
+    relay = Simulator(clock=clock, dialect="openai", cache_dir=tmp_path, fps=4)
+    client = ProviderClient(base_url="http://r.test/v1", api_key="k", transport=relay.transport())
+    video = finish(send(owner, client, seconds=12), client, clock)
+    assert (video.cost_points, video.cost_source) == (600, Video.Cost.ESTIMATED)
+    assert video.get_cost_source_display() == "Estimated"
+
+
+def test_an_extension_is_charged_for_its_new_seconds_only(
+    owner: Any, app_client: ProviderClient, clock: FakeClock
+) -> None:
+    source = finish(send(owner, app_client, seconds=8), app_client, clock)
+    extension = services.video_extend(
+        actor=owner, source=source, prompt="on", seconds=4, client=app_client
+    )
+    assert (extension.seconds, extension.billed_seconds) == (12, 4)
+    assert extension.reserved_points == 4 * SORA_RATE  # learned from the source
+    extension = finish(extension, app_client, clock)
+    assert extension.cost_points == 4 * SORA_RATE
+
+
+# --- The ledger ----------------------------------------------------------------------------
+
+
+def test_the_ledger_pages_through_the_history_once_and_matches_charges(
+    owner: Any, app_client: ProviderClient, simulator: Simulator
+) -> None:
+    videos = [send(owner, app_client, prompt=f"p{i}") for i in range(130)]
+    # A charge made outside the studio (someone's curl script) stays unattributed.
+    app_client.create_video(model="Veo-3", prompt="outside", seconds=8)
+
+    report = usage.ledger_sync(client=app_client)
+    assert report.pages == 2 and report.new == 131 and report.matched == 130
+    assert LedgerEntry.objects.filter(video__isnull=True).get().bot_name == "Veo-3"
+    for video in videos[:3]:
+        video.refresh_from_db()
+        assert video.cost_source == Video.Cost.MEASURED and video.reserved_points == 0
+
+    again = usage.ledger_sync(client=app_client)
+    assert (again.new, again.matched, again.pages) == (0, 0, 1)
+    assert LedgerEntry.objects.count() == 131
+
+    send(owner, app_client, prompt="later")
+    later = usage.ledger_sync(client=app_client)
+    assert (later.new, later.matched, later.pages) == (1, 1, 1)
+
+
+# --- Balance and 402 -----------------------------------------------------------------------
+
+
+def test_the_balance_is_shown_to_members_unless_staff_hide_it(
+    client: Client, owner: Any, staff: Any, app_client: ProviderClient
+) -> None:
+    assert usage.balance_refresh(client=app_client) == 1_000_000
+    client.force_login(owner)
+    assert "1000000 points" in client.get(reverse("videos:list")).content.decode()
+    UsagePolicy.objects.filter(pk=1).update(show_balance_to_members=False)
+    assert "1000000 points" not in client.get(reverse("videos:list")).content.decode()
+    client.force_login(staff)
+    assert "1000000 points" in client.get(reverse("videos:list")).content.decode()
+
+
+def test_a_low_balance_warns_everyone(client: Client, owner: Any) -> None:
+    UsagePolicy.current()
+    UsagePolicy.objects.filter(pk=1).update(low_balance_threshold=5000)
+    BalanceSnapshot.objects.create(points=1200)
+    client.force_login(owner)
+    html = client.get(reverse("videos:list")).content.decode()
+    assert "balance is low (1200 points)" in html
+
+
+def test_a_402_stops_every_member_until_the_balance_recovers(
+    client: Client, owner: Any, teammate: Any, app_client: ProviderClient, recorder: Any
+) -> None:
+    with pytest.raises(services.SubmitFailed):
+        send(owner, app_client, prompt="one more [error:402]")
+    assert UsagePolicy.current().out_of_points_since is not None
+
+    client.force_login(teammate)
+    page = client.get(reverse("videos:new")).content.decode()
+    assert "points are used up" in page  # the banner, for everyone
+    sent = len(recorder.requests)
+    data = {"model": "Sora-2", "prompt": "a kite", "seconds": "4", "size": "720x1280"}
+    # The simulator's balance is fine again: the first re-check lifts the block...
+    response = client.post(reverse("videos:new"), data)
+    assert response.status_code == 302
+    assert UsagePolicy.current().out_of_points_since is None
+
+    # ...but while the provider still says no, nobody can send, and nothing is sent.
+    usage.credits_note_exhausted()
+    cache.add("videostudio:usage:balance-recheck", 1, 60)  # checked a moment ago
+    sent = len(recorder.requests)
+    response = client.post(reverse("videos:new"), data, headers={"HX-Request": "true"})
+    assert "points are used up" in response.content.decode()
+    assert len(recorder.requests) == sent
+    assert Video.objects.filter(owner=teammate).count() == 1
+
+
+# --- Budgets -------------------------------------------------------------------------------
+
+
+def test_a_reservation_becomes_the_cost_or_is_released(
+    owner: Any, app_client: ProviderClient, clock: FakeClock
+) -> None:
+    CatalogEntry.objects.filter(name="Sora-2").update(points_per_second=SORA_RATE)
+    Budget.objects.create(user=owner, monthly_points=20_000)
+    video = send(owner, app_client, seconds=8)
+    assert video.reserved_points == 8000
+    assert usage.budget_state(owner).reserved == 8000
+    video = finish(video, app_client, clock)
+    state = usage.budget_state(owner)
+    assert (state.spent, state.reserved, state.remaining) == (8000, 0, 12000)
+
+    failing = send(owner, app_client, prompt="boom [fail]", seconds=4)
+    assert usage.budget_state(owner).reserved == 4000
+    finish(failing, app_client, clock)
+    assert usage.budget_state(owner).reserved == 0
+
+
+def test_a_submission_past_the_budget_is_refused_with_the_numbers(
+    client: Client, owner: Any, recorder: Any
+) -> None:
+    CatalogEntry.objects.filter(name="Sora-2").update(points_per_second=SORA_RATE)
+    UsagePolicy.current()
+    UsagePolicy.objects.filter(pk=1).update(default_monthly_budget=10_000)
+    a_video(owner=owner, cost_points=7000, cost_source="measured")
+    client.force_login(owner)
+    assert (
+        "3000 of your 10000-point budget left"
+        in client.get(reverse("videos:list")).content.decode()
+    )
+    data = {"model": "Sora-2", "prompt": "too long", "seconds": "8", "size": "720x1280"}
+    html = client.post(reverse("videos:new"), data, headers={"HX-Request": "true"}).content.decode()
+    assert "cost about 8000 points" in html
+    assert "7000 spent and 0 reserved of 10000 (remaining 3000)" in html
+    assert recorder.requests == [] and Video.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_submissions_cannot_overspend(tmp_path: Path) -> None:
+    if db_connection.vendor == "sqlite" and "memory" in str(db_connection.settings_dict["NAME"]):
+        pytest.skip("needs a database shared by threads (PostgreSQL, or SQLite on a file)")
+    owner = make_user("racer")
+    CatalogEntry.objects.filter(name="Sora-2").update(points_per_second=SORA_RATE)
+    Budget.objects.create(user=owner, monthly_points=20_000)  # room for 5 of 8 jobs
+    simulator = Simulator(clock=FakeClock(), cache_dir=tmp_path, fps=4)
+    outcomes: list[str] = []
+    barrier = threading.Barrier(8)
+
+    def submit(i: int) -> None:
+        client = ProviderClient(
+            base_url="http://s/v1", api_key="k", transport=simulator.transport()
+        )
+        barrier.wait()
+        try:
+            send(owner, client, prompt=f"race {i}")
+            outcomes.append("sent")
+        except usage.Refused:
+            outcomes.append("refused")
+        finally:
+            db_connection.close()
+
+    threads = [threading.Thread(target=submit, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["refused"] * 3 + ["sent"] * 5
+    assert usage.budget_state(owner).reserved == 20_000
+
+
+# --- Review --------------------------------------------------------------------------------
+
+
+def test_the_review_is_for_staff_only(client: Client, owner: Any, staff: Any) -> None:
+    url = reverse("usage:review")
+    assert client.get(url).status_code == 302
+    client.force_login(owner)
+    response = client.get(url)
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+    assert client.get(url, {"export": "csv"}).status_code == 302
+    client.force_login(staff)
+    assert client.get(url).status_code == 200
+
+
+def test_the_review_totals_chart_and_exports(client: Client, staff: Any, owner: Any) -> None:
+    bob = make_user("bob")
+    a_video(owner=owner, cost_points=4000, cost_source="measured")
+    a_video(owner=owner, model="Veo-3", cost_points=2500, cost_source="estimated")
+    failed = a_video(owner=bob, status=Video.Status.FAILED, cost_points=None, submitted_at=None)
+    LedgerEntry.objects.create(
+        query_id="q-1", created_at=failed.created_at, bot_name="Sora-2", cost_points=10
+    )
+    client.force_login(staff)
+    url = reverse("usage:review")
+    html = client.get(url).content.decode()
+    assert "<svg" in html and "Points per day" in html
+    member_table = html.split('id="per-member"')[1].split("</table>")[0]
+    assert "olivia</td><td>6500</td><td>2500</td><td>2</td><td>0" in member_table
+
+    summary = list(csv.reader(io.StringIO(client.get(url, {"export": "csv"}).content.decode())))
+    assert summary[0] == ["group", "name", "points", "estimated points", "jobs", "failed"]
+    assert ["member", "olivia", "6500", "2500", "2", "0"] in summary
+    assert ["model", "Veo-3", "2500", "2500", "1", "0"] in summary
+
+    ledger = client.get(url, {"tab": "ledger", "attributed": "no", "export": "csv"})
+    rows = list(csv.reader(io.StringIO(ledger.content.decode())))
+    assert rows[1][1:6] == ["q-1", "Sora-2", "", "10", "unattributed"]
+
+    failures = client.get(url, {"tab": "failed"}).content.decode()
+    assert "never sent" in failures and "bob" in failures
+    jobs = client.get(url, {"tab": "jobs", "member": "olivia", "export": "csv"})
+    assert len(list(csv.reader(io.StringIO(jobs.content.decode())))) == 3
+
+
+def test_the_review_explains_bad_dates(client: Client, staff: Any) -> None:
+    client.force_login(staff)
+    html = client.get(
+        reverse("usage:review"), {"start": "2026-05-02", "end": "2026-05-01"}
+    ).content.decode()
+    assert "The end date is before the start date." in html

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import User
 from PIL import Image
 
 from videostudio.provider.client import ProviderClient
@@ -73,25 +73,25 @@ def provider(simulator: Simulator, client_for: Any) -> Iterator[ProviderClient]:
     client.close()
 
 
-def make_user(username: str, **extra: Any) -> AbstractUser:
-    user: AbstractUser = get_user_model().objects.create_user(
+def make_user(username: str, **extra: Any) -> User:
+    user: User = get_user_model().objects.create_user(
         username=username, password="correct horse battery staple", **extra
     )
     return user
 
 
 @pytest.fixture
-def owner(db: None) -> AbstractUser:
+def owner(db: None) -> User:
     return make_user("olivia")
 
 
 @pytest.fixture
-def teammate(db: None) -> AbstractUser:
+def teammate(db: None) -> User:
     return make_user("theo")
 
 
 @pytest.fixture
-def staff(db: None) -> AbstractUser:
+def staff(db: None) -> User:
     return make_user("stella", is_staff=True)
 
 

@@ -349,3 +349,31 @@ def test_a_teammate_remixes_a_video_then_extends_the_remix(page: Any) -> None:
     # The original's page shows the whole family too.
     page.goto(original_href)
     assert page.locator("#family .node").count() == 3
+
+
+def test_staff_review_who_spent_what(page: Any, tmp_path: Path) -> None:
+    log_in(page)
+    submit(page, "Costed: a paper plane")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.video-card')].some("
+        "c => /Costed/.test(c.textContent) && c.querySelector('video'))",
+        timeout=45_000,
+    )
+    page.click("header >> text=Usage")
+    page.wait_for_selector("svg.chart")
+    members = page.inner_text("#per-member")
+    assert "e2e" in members
+    row = page.locator("#per-member tr", has_text="e2e").inner_text().split()
+    assert int(row[1]) > 0  # points, as the provider reported them
+
+    page.click(".tabs >> text=Jobs")
+    page.wait_for_selector("table#jobs")
+    assert "Costed" not in page.inner_text("table#jobs")  # ids, not prompts
+    assert "(measured)" in page.inner_text("table#jobs")
+
+    with page.expect_download() as download:
+        page.click("text=Download CSV")
+    path = tmp_path / "jobs.csv"
+    download.value.save_as(path)
+    header = path.read_text().splitlines()[0]
+    assert header.startswith("time,video,member,model")

@@ -299,3 +299,18 @@ def test_the_review_explains_bad_dates(client: Client, staff: Any) -> None:
         reverse("usage:review"), {"start": "2026-05-02", "end": "2026-05-01"}
     ).content.decode()
     assert "The end date is before the start date." in html
+
+
+def test_the_ledger_and_balance_are_read_on_a_schedule(app_client: ProviderClient) -> None:
+    from django_q.models import Schedule
+
+    from videostudio.usage import tasks
+
+    funcs = set(Schedule.objects.values_list("func", flat=True))
+    assert {
+        "videostudio.usage.tasks.sync_ledger",
+        "videostudio.usage.tasks.refresh_balance",
+    } <= funcs
+    app_client.create_video(model="Sora-2", prompt="direct", seconds=4)
+    assert tasks.sync_ledger() == "1 new charges in 1 pages; 0 matched to jobs"
+    assert tasks.refresh_balance() == "balance 996000 points"

@@ -73,6 +73,29 @@ def provider(simulator: Simulator, client_for: Any) -> Iterator[ProviderClient]:
     client.close()
 
 
+@pytest.fixture
+def recorder(simulator: Simulator) -> Iterator[Any]:
+    """The app's provider client, talking to the simulator, every request recorded."""
+    from django.core.cache import cache
+
+    from .helpers import RecordingTransport
+
+    transport = RecordingTransport(simulator.transport())
+    connection._client = ProviderClient(
+        base_url="http://sim.test/v1", api_key="k", transport=transport, sleep=lambda s: None
+    )
+    cache.delete("videostudio:usage:balance-recheck")
+    yield transport
+    connection._client = None
+
+
+@pytest.fixture
+def app_client(recorder: Any) -> ProviderClient:
+    """The client the app uses while `recorder` is on."""
+    assert connection._client is not None
+    return connection._client
+
+
 def make_user(username: str, **extra: Any) -> User:
     user: User = get_user_model().objects.create_user(
         username=username, password="correct horse battery staple", **extra

@@ -11,34 +11,15 @@ from django.utils import timezone
 
 from videostudio.catalog.services import catalog_find
 from videostudio.provider.client import ProviderClient
-from videostudio.simulator.app import Simulator
-from videostudio.videos import connection, refresh, services
+from videostudio.videos import refresh, services
 from videostudio.videos.lineage import descendant_counts, family_tree, lineage_refusal
 from videostudio.videos.models import Video
 
 from .conftest import FakeClock
 from .factories import a_family, a_lineage, a_video
-from .helpers import RecordingTransport
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HX-Request": "true"}
-
-
-@pytest.fixture
-def recorder(simulator: Simulator) -> Any:
-    transport = RecordingTransport(simulator.transport())
-    client = ProviderClient(
-        base_url="http://sim.test/v1", api_key="k", transport=transport, sleep=lambda s: None
-    )
-    connection._client = client
-    yield transport
-    connection._client = None
-
-
-@pytest.fixture
-def app_client(recorder: Any) -> ProviderClient:
-    assert connection._client is not None
-    return connection._client
 
 
 def build(kind: str, source: Video, actor: Any, client: ProviderClient, seconds: int = 4) -> Video:

@@ -20,33 +20,14 @@ from videostudio.provider.client import ProviderClient
 from videostudio.simulator.app import Simulator
 from videostudio.usage import services as usage
 from videostudio.usage.models import BalanceSnapshot, Budget, LedgerEntry, UsagePolicy
-from videostudio.videos import connection, refresh, services
+from videostudio.videos import refresh, services
 from videostudio.videos.models import Video
 
 from .conftest import FakeClock, make_user
 from .factories import a_video
-from .helpers import RecordingTransport
 
 pytestmark = pytest.mark.django_db
 SORA_RATE = 1000  # the simulator's made-up price per second for Sora-2
-
-
-@pytest.fixture
-def recorder(simulator: Simulator) -> Any:
-    transport = RecordingTransport(simulator.transport())
-    client = ProviderClient(
-        base_url="http://sim.test/v1", api_key="k", transport=transport, sleep=lambda s: None
-    )
-    connection._client = client
-    cache.delete("videostudio:usage:balance-recheck")
-    yield transport
-    connection._client = None
-
-
-@pytest.fixture
-def app_client(recorder: Any) -> ProviderClient:
-    assert connection._client is not None
-    return connection._client
 
 
 def send(owner: Any, client: ProviderClient, prompt: str = "a fox", seconds: int = 4) -> Video:

@@ -10,28 +10,14 @@ from django.urls import reverse
 from django.utils import timezone
 
 from videostudio.provider.client import ProviderClient
-from videostudio.simulator.app import Simulator
-from videostudio.videos import connection, refresh, services
+from videostudio.videos import refresh, services
 from videostudio.videos.models import Video
 
 from .conftest import FakeClock, png_bytes
-from .helpers import RecordingTransport
 
 pytestmark = pytest.mark.django_db
 
 HTMX = {"HX-Request": "true"}
-
-
-@pytest.fixture
-def recorder(simulator: Simulator) -> Any:
-    """The app's client, with every request to the simulator recorded."""
-    transport = RecordingTransport(simulator.transport())
-    client = ProviderClient(
-        base_url="http://sim.test/v1", api_key="k", transport=transport, sleep=lambda s: None
-    )
-    connection._client = client
-    yield transport
-    connection._client = None
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -100,8 +101,10 @@ def video_new(request: HttpRequest) -> HttpResponse:
     form = VideoForm(request.POST, request.FILES, catalog=specs)
     if form.is_valid():
         data = form.cleaned_data
-        try:
-            services.video_submit(
+        done = _sending(
+            request,
+            form,
+            lambda: services.video_submit(
                 owner=request.user,  # type: ignore[arg-type]  # login_required
                 spec=form.spec,
                 prompt=data["prompt"],
@@ -110,24 +113,49 @@ def video_new(request: HttpRequest) -> HttpResponse:
                 image=data.get("image"),
                 client=get_client(),
                 token=data.get("token"),
-                visibility=Video.Visibility.TEAM if data.get("share") else Video.Visibility.PRIVATE,
-            )
-        except services.Refused as exc:
-            form.add_error(None, str(exc))
-        except services.SubmitFailed as exc:
-            if exc.video.status != Video.Status.UNCONFIRMED:
-                form.add_error(None, exc.message)
-            else:
-                # It may exist at the provider: show it among the jobs, being settled.
-                messages.warning(request, exc.message)
-                url = reverse("videos:list")
-                return HttpResponseClientRedirect(url) if htmx else redirect(url)
-        else:
-            messages.success(request, "Sent. Your video is on its way.")
-            url = reverse("videos:list")
-            return HttpResponseClientRedirect(url) if htmx else redirect(url)
+                visibility=_visibility(data),
+            ),
+            success="Sent. Your video is on its way.",
+            then=lambda video: reverse("videos:list"),
+        )
+        if done is not None:
+            return done
     template = "videos/new.html#form" if htmx else "videos/new.html"
     return render(request, template, {"form": form})
+
+
+def _visibility(data: dict[str, Any]) -> str:
+    return Video.Visibility.TEAM if data.get("share") else Video.Visibility.PRIVATE
+
+
+def _go(request: HttpRequest, url: str) -> HttpResponse:
+    return HttpResponseClientRedirect(url) if getattr(request, "htmx", None) else redirect(url)
+
+
+def _sending(
+    request: HttpRequest,
+    form: Any,
+    send: Callable[[], Video],
+    *,
+    success: str,
+    then: Callable[[Video], str],
+) -> HttpResponse | None:
+    """Send a job from a valid form: the redirect onwards, or None with the reason on
+    the form. A send the provider never confirmed goes onwards too, with a warning:
+    the job exists here and is being settled, so sending it again could pay twice."""
+    try:
+        video = send()
+    except services.Refused as exc:
+        form.add_error(None, str(exc))
+        return None
+    except services.SubmitFailed as exc:
+        if exc.video.status != Video.Status.UNCONFIRMED:
+            form.add_error(None, exc.message)
+            return None
+        messages.warning(request, exc.message)
+        return _go(request, then(exc.video))
+    messages.success(request, success)
+    return _go(request, then(video))
 
 
 @login_required
@@ -180,34 +208,28 @@ def video_derive(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
     form = _derive_form(source, kind, request.POST)
     if form.is_valid():
         data = form.cleaned_data
-        visibility = Video.Visibility.TEAM if data.get("share") else Video.Visibility.PRIVATE
         options: dict[str, Any] = {
             "actor": request.user,
             "source": source,
             "prompt": data["prompt"],
             "client": get_client(),
             "token": data.get("token"),
-            "visibility": visibility,
+            "visibility": _visibility(data),
         }
-        try:
-            if kind == Video.Kind.REMIX:
-                new = services.video_remix(**options)
-            else:
-                new = services.video_extend(seconds=data["seconds"], **options)
-        except services.Refused as exc:
-            form.add_error(None, str(exc))
-        except services.SubmitFailed as exc:
-            if exc.video.status != Video.Status.UNCONFIRMED:
-                form.add_error(None, exc.message)
-            else:
-                messages.warning(request, exc.message)
-                url = exc.video.get_absolute_url()
-                return HttpResponseClientRedirect(url) if htmx else redirect(url)
-        else:
-            verb = "Remix" if kind == Video.Kind.REMIX else "Extension"
-            messages.success(request, f"{verb} sent. It is on its way.")
-            url = new.get_absolute_url()
-            return HttpResponseClientRedirect(url) if htmx else redirect(url)
+        remix = kind == Video.Kind.REMIX
+        done = _sending(
+            request,
+            form,
+            lambda: (
+                services.video_remix(**options)
+                if remix
+                else services.video_extend(seconds=data["seconds"], **options)
+            ),
+            success=f"{'Remix' if remix else 'Extension'} sent. It is on its way.",
+            then=lambda video: video.get_absolute_url(),
+        )
+        if done is not None:
+            return done
     if htmx:
         return render(
             request,

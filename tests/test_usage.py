@@ -13,6 +13,7 @@ from django.core.cache import cache
 from django.db import connection as db_connection
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from videostudio.catalog.models import CatalogEntry
 from videostudio.catalog.services import catalog_find
@@ -294,3 +295,22 @@ def test_the_ledger_and_balance_are_read_on_a_schedule(app_client: ProviderClien
     app_client.create_video(model="Sora-2", prompt="direct", seconds=4)
     assert tasks.sync_ledger() == "1 new charges in 1 pages; 0 matched to jobs"
     assert tasks.refresh_balance() == "balance 996000 points"
+
+
+def test_every_period_of_the_range_has_a_bar(owner: Any) -> None:
+    from datetime import date
+
+    from videostudio.usage.selectors import Scope, jobs, per_period
+
+    def bars(start: date, period: str) -> list[tuple[date, int]]:
+        scope = Scope(start=start, end=today, period=period)
+        return per_period(jobs(scope), scope)
+
+    a_video(owner=owner, cost_points=300, cost_source="measured")
+    today = timezone.localdate()
+    days = bars(today.replace(day=1), "day")
+    assert len(days) == today.day and days[-1] == (today, 300)
+    months = bars(date(today.year, 1, 1), "month")
+    assert len(months) == today.month and months[-1][1] == 300
+    weeks = bars(today, "week")
+    assert weeks[0][0].weekday() == 0 and weeks[0][1] == 300

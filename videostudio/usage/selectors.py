@@ -62,7 +62,9 @@ def totals(videos: QuerySet[Video], by: str) -> list[dict[str, Any]]:
     )
 
 
-def per_period(videos: QuerySet[Video], period: str) -> list[tuple[date, int]]:
+def per_period(videos: QuerySet[Video], scope: Scope) -> list[tuple[date, int]]:
+    """Points per day, week or month across the whole scope (empty periods as 0)."""
+    period = scope.period
     rows = (
         videos.order_by()
         .annotate(bucket=TRUNC[period]("created_at"))
@@ -70,11 +72,27 @@ def per_period(videos: QuerySet[Video], period: str) -> list[tuple[date, int]]:
         .annotate(points=Sum("cost_points"))
         .order_by("bucket")
     )
-    out = []
+    found: dict[date, int] = {}
     for row in rows:
         bucket = row["bucket"]
         day = bucket.date() if isinstance(bucket, datetime) else bucket
-        out.append((day, row["points"] or 0))
+        found[day] = row["points"] or 0
+    return [(day, found.get(day, 0)) for day in _buckets(scope)]
+
+
+def _buckets(scope: Scope) -> list[date]:
+    if scope.period == "month":
+        day, out = scope.start.replace(day=1), []
+        while day <= scope.end:
+            out.append(day)
+            day = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+        return out
+    step = timedelta(days=7 if scope.period == "week" else 1)
+    day = scope.start - timedelta(days=scope.start.weekday()) if step.days == 7 else scope.start
+    out = []
+    while day <= scope.end:
+        out.append(day)
+        day += step
     return out
 
 

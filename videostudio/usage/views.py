@@ -83,7 +83,7 @@ def review(request: HttpRequest) -> HttpResponse:
             # Built from numbers and escaped labels only.
             chart=mark_safe(
                 bar_chart(
-                    selectors.per_period(videos, scope.period),
+                    selectors.per_period(videos, scope),
                     period=scope.period,
                     title=f"Points per {scope.period}",
                 )

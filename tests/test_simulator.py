@@ -828,3 +828,20 @@ def test_its_command_line_defaults_to_todays_models_and_the_models_endpoint() ->
     assert args.models == ("sora-2", "Veo-3")
     defaults = build_parser().parse_args([])
     assert (defaults.models, defaults.models_endpoint, defaults.inject) == (None, True, [])
+
+
+def test_two_simulators_with_one_ledger_file_share_a_balance_and_history(tmp_path: Path) -> None:
+    """Demo mode: the web server and the worker each run a simulator; one bill."""
+    path = tmp_path / "ledger.jsonl"
+    web = Simulator(ledger_path=path, cache_dir=tmp_path / "a")
+    worker = Simulator(ledger_path=path, cache_dir=tmp_path / "b")
+    with httpx.Client(transport=web.transport(), base_url="http://sim/v1") as client:
+        created = client.post(
+            "/videos",
+            json={"model": "Sora-2", "prompt": "shared bill", "seconds": 4},
+            headers={"Authorization": "Bearer k"},
+        )
+        assert created.status_code == 200
+    assert worker.ledger.balance == web.ledger.balance == 1_000_000 - 4000
+    history = worker.ledger.history(limit=10, starting_after=None)
+    assert [e["bot_name"] for e in history["data"]] == ["Sora-2"]

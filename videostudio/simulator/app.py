@@ -2,7 +2,7 @@
 
 Jobs live in their ids (see `jobs.py`) and their status follows the clock, so any
 number of `Simulator` instances, in any number of processes, agree about a job.
-Only the point balance and history are per-instance memory (see `ledger.py`).
+Only the point balance and history are state: in memory, or in a shared file (`ledger.py`).
 
 Prompt markers, for demos and tests: `[fail]` makes the job fail when it would
 have completed; `[error:NNN]` answers HTTP NNN at once instead of creating a job
@@ -77,6 +77,7 @@ class Simulator:
         cache_dir: Path | None = None,
         fps: int = 12,
         starting_balance: int = 1_000_000,
+        ledger_path: Path | None = None,
         models: Iterable[str] | None = None,
         models_endpoint: bool = True,
     ) -> None:
@@ -94,7 +95,7 @@ class Simulator:
         self.models = catalog.DEFAULT_MODELS if models is None else models
         self.models_endpoint = models_endpoint
         self.media = MediaCache(Path(cache_dir) if cache_dir is not None else None)
-        self.ledger = Ledger(balance=starting_balance, clock=clock)
+        self.ledger = Ledger(balance=starting_balance, clock=clock, path=ledger_path)
         self._injections: list[_Injection] = []
         self._injections_lock = threading.Lock()
         # (pattern, {method: handler}); the first pattern that matches the path wins.

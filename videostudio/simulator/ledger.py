@@ -1,17 +1,21 @@
 """Point balance and history for the usage endpoints.
 
-Unlike jobs, this is in-memory state of ONE `Simulator` instance: in demo mode the
-web process and the worker each keep their own balance and history. That is good
-enough for a fake (the numbers are made up anyway) and keeps the simulator free of
-any shared storage.
+Unlike jobs, this is state. By default it lives in the memory of ONE `Simulator`
+instance. Given a `path`, it is an append-only JSON-lines file under an exclusive
+lock instead, so every process of a demo (web server and worker) shares one balance
+and one history, as they would with a real provider.
 """
 
 from __future__ import annotations
 
+import fcntl
+import json
 import secrets
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 HISTORY_DAYS = 30  # what Poe keeps
@@ -39,34 +43,54 @@ class UnknownCursor(LookupError):
 
 
 class Ledger:
-    def __init__(self, *, balance: int, clock: Callable[[], float]) -> None:
-        self._balance = balance
+    def __init__(
+        self, *, balance: int, clock: Callable[[], float], path: Path | None = None
+    ) -> None:
+        self._starting = balance
         self._clock = clock
-        self._entries: list[Entry] = []  # oldest first
+        self._path = path
+        self._memory: list[Entry] = []  # oldest first
         self._lock = threading.Lock()
+
+    @contextmanager
+    def _locked(self) -> Iterator[list[Entry]]:
+        """The entries, oldest first, held exclusively (across processes with a path)."""
+        with self._lock:
+            if self._path is None:
+                yield self._memory
+                return
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            with self._path.open("a+") as fh:
+                fcntl.flock(fh, fcntl.LOCK_EX)
+                fh.seek(0)
+                entries = [Entry(**json.loads(line)) for line in fh if line.strip()]
+                count = len(entries)
+                yield entries
+                for entry in entries[count:]:
+                    fh.write(json.dumps(asdict(entry)) + "\n")
 
     @property
     def balance(self) -> int:
-        with self._lock:
-            return self._balance
+        with self._locked() as entries:
+            return self._starting - sum(e.cost_points for e in entries)
 
     def charge(self, bot_name: str, points: int) -> bool:
         """Take `points` if the balance covers them; False (and no change) if not."""
-        with self._lock:
-            if self._balance <= 0 or self._balance < points:
+        with self._locked() as entries:
+            balance = self._starting - sum(e.cost_points for e in entries)
+            if balance <= 0 or balance < points:
                 return False
-            self._balance -= points
             stamp = int(self._clock() * 1_000_000)
-            if self._entries and stamp <= self._entries[-1].creation_time:
-                stamp = self._entries[-1].creation_time + 1  # keep "newest first" a total order
-            self._entries.append(Entry(f"q_{secrets.token_hex(10)}", stamp, bot_name, points))
+            if entries and stamp <= entries[-1].creation_time:
+                stamp = entries[-1].creation_time + 1  # keep "newest first" a total order
+            entries.append(Entry(f"q_{secrets.token_hex(10)}", stamp, bot_name, points))
             return True
 
     def history(self, *, limit: int, starting_after: str | None) -> dict[str, Any]:
         """A page of entries, newest first, after the entry `starting_after` if given."""
         horizon = int((self._clock() - HISTORY_DAYS * 86400) * 1_000_000)
-        with self._lock:
-            newest_first = [e for e in reversed(self._entries) if e.creation_time >= horizon]
+        with self._locked() as entries:
+            newest_first = [e for e in reversed(entries) if e.creation_time >= horizon]
         start = 0
         if starting_after:
             ids = [e.query_id for e in newest_first]

@@ -82,6 +82,8 @@ def build_client(*, transport: httpx.BaseTransport | None = None) -> ProviderCli
             queue_seconds=settings.VIDEOSTUDIO_SIMULATOR_QUEUE_SECONDS,
             render_seconds=settings.VIDEOSTUDIO_SIMULATOR_RENDER_SECONDS,
             cache_dir=settings.DATA_DIR / "simulator-cache",
+            # One balance and history for the web server and the worker.
+            ledger_path=settings.DATA_DIR / "simulator-ledger.jsonl",
         )
         transport = simulator.transport()
     return ProviderClient(

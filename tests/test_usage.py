@@ -21,7 +21,7 @@ from videostudio.provider.client import ProviderClient
 from videostudio.simulator.app import Simulator
 from videostudio.usage import services as usage
 from videostudio.usage.models import BalanceSnapshot, Budget, LedgerEntry, UsagePolicy
-from videostudio.videos import refresh, services
+from videostudio.videos import connection, refresh, services
 from videostudio.videos.models import Video
 
 from .conftest import FakeClock, make_user
@@ -200,33 +200,39 @@ def test_a_submission_past_the_budget_is_refused_with_the_numbers(
 
 @pytest.mark.django_db(transaction=True)
 def test_parallel_submissions_cannot_overspend(tmp_path: Path) -> None:
-    # Eight threads, eight connections, one database (PostgreSQL, or SQLite on a file).
+    # Eight requests at once, each on its own thread and database connection, to
+    # one database (PostgreSQL, or SQLite on a file).
     owner = make_user("racer")
     CatalogEntry.objects.filter(name="Sora-2").update(points_per_second=SORA_RATE)
     Budget.objects.create(user=owner, monthly_points=20_000)  # room for 5 of 8 jobs
     simulator = Simulator(clock=FakeClock(), cache_dir=tmp_path, fps=4)
-    outcomes: list[str] = []
+    connection._client = ProviderClient(
+        base_url="http://s/v1", api_key="k", transport=simulator.transport()
+    )
+    statuses: list[int] = []
     barrier = threading.Barrier(8)
 
-    def submit(i: int) -> None:
-        client = ProviderClient(
-            base_url="http://s/v1", api_key="k", transport=simulator.transport()
-        )
+    def post(i: int) -> None:
+        browser = Client()
+        browser.force_login(owner)
+        data = {"model": "Sora-2", "prompt": f"race {i}", "seconds": "4", "size": "720x1280"}
         barrier.wait()
         try:
-            send(owner, client, prompt=f"race {i}")
-            outcomes.append("sent")
-        except usage.Refused:
-            outcomes.append("refused")
+            statuses.append(browser.post(reverse("videos:new"), data).status_code)
         finally:
             db_connection.close()
 
-    threads = [threading.Thread(target=submit, args=(i,)) for i in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert sorted(outcomes) == ["refused"] * 3 + ["sent"] * 5
+    try:
+        threads = [threading.Thread(target=post, args=(i,)) for i in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        connection._client = None
+    # 302: sent and on its way; 200: the form again, with the budget's refusal.
+    assert sorted(statuses) == [200] * 3 + [302] * 5
+    assert Video.objects.filter(owner=owner).count() == 5
     assert usage.budget_state(owner).reserved == 20_000
 
 

@@ -147,9 +147,6 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env_str("VIDEOSTUDIO_STATIC_ROOT", str(DATA_DIR / "staticfiles")))
 MEDIA_ROOT = Path(env_str("VIDEOSTUDIO_MEDIA_ROOT", str(DATA_DIR / "media")))
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
-# Hashed, compressed, cacheable names once collectstatic has run (make run, the
-# Dockerfile); plain names before that (tests, a bare checkout).
-_COLLECTED = (STATIC_ROOT / "staticfiles.json").exists()
 
 # Archived media: a local folder, or S3-compatible storage (django-storages) when a
 # bucket is named. Credentials never pass through settings: boto3 finds them itself
@@ -178,11 +175,13 @@ else:
     _MEDIA_STORAGE = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
 STORAGES = {
     "default": _MEDIA_STORAGE,
+    # Hashed, compressed, cacheable names once collectstatic has run (make run, the
+    # Dockerfile); plain names before that (tests, a bare checkout).
     "staticfiles": {
         "BACKEND": (
-            "whitenoise.storage.CompressedManifestStaticFilesStorage"
-            if _COLLECTED and not DEBUG
-            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG
+            else "videostudio.staticfiles.StaticStorage"
         )
     },
 }

@@ -371,3 +371,16 @@ def test_a_spritesheet_grid_is_the_smallest_that_keeps_the_videos_shape(
     Image.new("RGB", sheet).save(path)
     assert sprite_grid(path, size) == grid
     assert sprite_grid(tmp_path / "missing.jpg", size) is None
+
+
+def test_a_sweep_leaves_work_due_much_later_to_the_schedule(
+    owner: Any, provider: ProviderClient
+) -> None:
+    video = submit(owner, provider)
+    Video.objects.filter(pk=video.pk).update(next_poll_at=timezone.now() + timedelta(minutes=5))
+    handed: list[bool] = []
+    report = tracking.videos_sweep(
+        client=provider, seconds=60, sleep=lambda s: None, handover=lambda: handed.append(True)
+    )
+    assert report.ran and report.passes == 1 and not handed
+    assert Lease.objects.get(name=tracking.SWEEP_LEASE).token is None

@@ -31,6 +31,8 @@ SWEEP_LEASE = "sweep"
 # are picked up again soon.
 JOB_LEASE = timedelta(minutes=3)
 SWEEPER_LEASE = timedelta(seconds=90)
+# Jobs due further off than this are left to the every-minute schedule.
+SCHEDULE_SLACK = 30.0
 
 
 @dataclass
@@ -128,12 +130,15 @@ def videos_sweep(
                 if videos_in_flight() and lease_acquire(SWEEP_LEASE, token, SWEEPER_LEASE):
                     continue
                 return report
-            if time.monotonic() >= deadline:
+            wait = (next_due - timezone.now()).total_seconds()
+            left = deadline - time.monotonic()
+            if left <= 0 or wait > left + SCHEDULE_SLACK:
                 lease_release(SWEEP_LEASE, token)
-                if handover is not None:
+                # Work due soon: start the next sweep now. Work due later: the
+                # every-minute schedule will wake one in time, so free the worker.
+                if handover is not None and wait <= SCHEDULE_SLACK:
                     handover()
                     report.handed_over = True
                 return report
             lease_acquire(SWEEP_LEASE, token, SWEEPER_LEASE)
-            wait = (next_due - timezone.now()).total_seconds()
-            sleep(min(max(wait, 0.2), 1.0, max(deadline - time.monotonic(), 0.0)))
+            sleep(min(max(wait, 0.2), 1.0, left))

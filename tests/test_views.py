@@ -290,7 +290,9 @@ def test_the_detail_page_poller_refreshes_its_panel(browser: Client, owner: Any)
 
 def test_junk_in_the_poller_query_is_ignored(browser: Client, owner: Any) -> None:
     response = browser.get(
-        reverse("videos:progress"), {"id": ["abc", "-1"], "since": "soon"}, headers=HTMX
+        reverse("videos:progress"),
+        {"id": ["abc", "-1", "9" * 30], "since": "soon"},
+        headers=HTMX,
     )
     assert response.status_code == 286
 
@@ -325,3 +327,12 @@ def test_try_again_fills_the_form_with_the_failed_jobs_settings(
     assert '<option value="Veo-3" selected>' in html
     assert '<option value="6" selected>' in html
     assert '<option value="1280x720" selected>' in html
+
+
+def test_errors_have_readable_pages(browser: Client, owner: Any, teammate: Any) -> None:
+    missing = browser.get(reverse("videos:detail", args=[424242])).content.decode()
+    assert "Not found" in missing and "private to someone else" in missing
+    theirs = make_video(teammate, next_poll_at=None)
+    forbidden = browser.post(reverse("videos:edit", args=[theirs.pk]), {"visibility": "team"})
+    assert forbidden.status_code == 403
+    assert "Only the owner can change this video." in forbidden.content.decode()

@@ -311,7 +311,7 @@ def video_progress(request: HttpRequest) -> HttpResponse:
     swaps), and stops the polling (286) once nothing is left in flight.
     """
     view = "detail" if request.GET.get("view") == "detail" else "list"
-    ids = [int(i) for i in request.GET.getlist("id")[:MAX_POLLED] if i.isdigit()]
+    ids = [int(i) for i in request.GET.getlist("id")[:MAX_POLLED] if i.isdigit() and len(i) < 19]
     try:
         since = datetime.fromtimestamp(float(request.GET.get("since", "0")), tz=UTC)
     except (ValueError, OverflowError):

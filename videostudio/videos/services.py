@@ -329,17 +329,11 @@ def video_remix(
     visibility: str | None = None,
 ) -> Video:
     """A new video in the source's model, length and size, restyled by `prompt`."""
-    video, spec = _derived(
+    return _build_on(
         actor=actor, source=source, kind=Video.Kind.REMIX, prompt=prompt, seconds=0,
         token=token, visibility=visibility, client=client,
+        call=lambda source_id: client.remix_video(source_id, prompt=prompt),
     )  # fmt: skip
-    recorded = _record_new(video, owner=actor, token=token)
-    if recorded is not video:
-        return recorded
-    source_id = str(source.provider_id)
-    video = send(video, spec=spec, call=lambda: client.remix_video(source_id, prompt=prompt))
-    Video.objects.filter(pk=source.pk).update(remix_count=F("remix_count") + 1)
-    return video
 
 
 def video_extend(
@@ -353,19 +347,24 @@ def video_extend(
     visibility: str | None = None,
 ) -> Video:
     """A continuation of the source, `seconds` longer than it."""
-    video, spec = _derived(
+    return _build_on(
         actor=actor, source=source, kind=Video.Kind.EXTENSION, prompt=prompt, seconds=seconds,
         token=token, visibility=visibility, client=client,
+        call=lambda source_id: client.extend_video(source_id, prompt=prompt, seconds=seconds),
     )  # fmt: skip
-    recorded = _record_new(video, owner=actor, token=token)
+
+
+def _build_on(*, call: Callable[[str], RemoteVideo], **options: Any) -> Video:
+    video, spec = _derived(**options)
+    recorded = _record_new(video, owner=options["actor"], token=options["token"])
     if recorded is not video:
         return recorded
+    source = options["source"]
     source_id = str(source.provider_id)
-    return send(
-        video,
-        spec=spec,
-        call=lambda: client.extend_video(source_id, prompt=prompt, seconds=seconds),
-    )
+    video = send(video, spec=spec, call=lambda: call(source_id))
+    if video.kind == Video.Kind.REMIX:
+        Video.objects.filter(pk=source.pk).update(remix_count=F("remix_count") + 1)
+    return video
 
 
 def video_archive_retry(*, video: Video, actor: Any) -> Video:

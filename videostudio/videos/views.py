@@ -23,7 +23,7 @@ from videostudio.videos.connection import get_client
 from videostudio.videos.expiry import annotate_cards, needs_attention
 from videostudio.videos.forms import DeriveForm, VideoEditForm, VideoForm
 from videostudio.videos.lineage import extension_choices, family_tree, lineage_refusal, lineage_spec
-from videostudio.videos.media import ranged_file_response
+from videostudio.videos.media import handoff_response, ranged_file_response
 from videostudio.videos.models import Video
 from videostudio.videos.retention import retention_due
 
@@ -351,8 +351,6 @@ def video_media(request: HttpRequest, pk: int, variant: str) -> HttpResponseBase
         raise Http404("This file is not archived.")
     download = f"video-{video.pk}-{variant}.{ext}" if request.GET.get("download") else None
     # Only now, with the user checked: nginx (x-accel) or a signed URL may take over.
-    from videostudio.videos.media import handoff_response
-
     handoff = handoff_response(fieldfile, content_type=content_type, download_name=download)
     if handoff is not None:
         return handoff

@@ -384,3 +384,56 @@ def test_a_sweep_leaves_work_due_much_later_to_the_schedule(
     )
     assert report.ran and report.passes == 1 and not handed
     assert Lease.objects.get(name=tracking.SWEEP_LEASE).token is None
+
+
+def test_a_storage_failure_is_recorded_and_the_sweep_goes_on(
+    owner: Any, provider: ProviderClient, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = submit(owner, provider, prompt="a"), submit(owner, provider, prompt="b")
+    clock.advance(60)
+    make_due()
+
+    def broken_save(*args: Any, **kwargs: Any) -> str:
+        raise RuntimeError("the bucket is unreachable")  # not an OSError, as with S3
+
+    monkeypatch.setattr(default_storage, "save", broken_save)
+    report = tracking.videos_sweep(client=provider, seconds=0)
+    assert report.refreshed == 2
+    for video in (first, second):
+        video.refresh_from_db()
+        assert video.status == Video.Status.COMPLETED
+        assert video.archive_attempts == 1 and "RuntimeError" in video.archive_error
+        assert video.lease_token is None and video.next_poll_at is not None
+    assert Lease.objects.get(name=tracking.SWEEP_LEASE).token is None
+
+
+def test_a_finished_video_whose_files_are_gone_stops_being_polled(
+    owner: Any, provider: ProviderClient
+) -> None:
+    video = submit(owner, provider)
+    Video.objects.filter(pk=video.pk).update(
+        status=Video.Status.COMPLETED, provider_id="video_gone"
+    )
+    video.refresh_from_db()
+    video = refresh.video_refresh(video=video, client=provider)
+    assert video.next_poll_at is None and not video.is_archived
+    assert "no longer has" in video.archive_error
+    assert video.archive_attempts == refresh.MAX_ARCHIVE_ATTEMPTS
+
+
+def test_leases_are_renewed_while_a_slow_pass_waits(
+    owner: Any, simulator: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    slow = RecordingTransport(simulator.transport(), delay=0.3)
+    client = ProviderClient(base_url="http://s/v1", api_key="k", transport=slow)
+    submit(owner, client)
+    make_due()
+    monkeypatch.setattr(tracking, "RENEW_EVERY", 0.05)
+    renewals: list[bool] = []
+    with ThreadPoolExecutor(2) as pool:
+        looked = tracking.videos_sweep_once(
+            client=client, pool=pool, batch=4, keep_alive=lambda: renewals.append(True)
+        )
+    assert looked == 1 and len(renewals) >= 2

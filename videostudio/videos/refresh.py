@@ -6,6 +6,7 @@ so the tracker can run many fetches at once in threads and write from one.
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -24,6 +25,8 @@ from videostudio.usage.services import cost_fields, rate_learn
 from videostudio.videos.models import Video, video_dir
 from videostudio.videos.reconcile import RECHECK, history_around, reconcile_fields
 from videostudio.videos.sprites import sprite_grid
+
+log = logging.getLogger(__name__)
 
 # variant name -> (provider variant, file extension, model field)
 VARIANTS: dict[str, tuple[str | None, str, str]] = {
@@ -67,17 +70,18 @@ def video_fetch(*, video: Video, client: ProviderClient) -> Fetched:
 
     Thread-safe: touches the provider and file storage, never the database.
     """
-    if not video.provider_id:
-        if video.status != Video.Status.UNCONFIRMED:
-            return Fetched()
-        try:
-            return Fetched(history=history_around(video, client))
-        except ProviderError as exc:
-            return Fetched(error=exc)
     try:
+        if not video.provider_id:
+            if video.status != Video.Status.UNCONFIRMED:
+                return Fetched()
+            return Fetched(history=history_around(video, client))
         remote = client.retrieve_video(video.provider_id)
     except ProviderError as exc:
         return Fetched(error=exc)
+    except Exception as exc:
+        # Whatever breaks for one job must not stop the sweep for all the others.
+        log.exception("looking at video %s failed", video.pk)
+        return Fetched(error=ProviderError(type(exc).__name__, transient=True))
     fetched = Fetched(remote=remote)
     if remote.status == "completed" and not video.is_archived:
         try:
@@ -86,6 +90,9 @@ def video_fetch(*, video: Video, client: ProviderClient) -> Fetched:
             fetched.archive_error = exc.user_message
         except OSError as exc:
             fetched.archive_error = f"The files could not be saved here: {exc.strerror or exc}"
+        except Exception as exc:  # storage backends (S3) raise their own errors
+            log.exception("archiving video %s failed", video.pk)
+            fetched.archive_error = f"The files could not be saved here ({type(exc).__name__})."
     return fetched
 
 
@@ -226,14 +233,22 @@ def _fields_unconfirmed(video: Video, fetched: Fetched, now: datetime) -> dict[s
 
 
 def _fields_after_error(video: Video, exc: ProviderError, now: datetime) -> dict[str, Any]:
-    if isinstance(exc, NotFound) and video.status != Video.Status.COMPLETED:
+    if isinstance(exc, NotFound):
+        if video.status == Video.Status.COMPLETED:
+            # Finished, but the provider's copy is gone before we saved it: nothing
+            # more can be fetched, so stop and say so.
+            return {
+                "archive_attempts": MAX_ARCHIVE_ATTEMPTS,
+                "archive_error": "The provider no longer has this video's files.",
+                "next_poll_at": None,
+            }
         return {
             "status": Video.Status.FAILED,
             "error_code": "not_found",
             "error_message": exc.user_message,
             "next_poll_at": None,
         }
-    failures = video.poll_failures + 1
+    failures = min(video.poll_failures + 1, 1000)
     delay = exc.retry_after if exc.retry_after else min(300.0, 5.0 * 2 ** min(failures, 8))
     # Keep asking: a job in flight is never forgotten, only looked at less often.
     return {"poll_failures": failures, "next_poll_at": now + timedelta(seconds=delay)}

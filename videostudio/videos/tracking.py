@@ -12,7 +12,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -31,6 +31,7 @@ SWEEP_LEASE = "sweep"
 # are picked up again soon.
 JOB_LEASE = timedelta(minutes=3)
 SWEEPER_LEASE = timedelta(seconds=90)
+RENEW_EVERY = 20.0
 # Jobs due further off than this are left to the every-minute schedule.
 SCHEDULE_SLACK = 30.0
 
@@ -68,9 +69,9 @@ def lease_release(name: str, token: uuid.UUID) -> None:
     Lease.objects.filter(name=name, token=token).update(token=None, until=None)
 
 
-def videos_claim_due(*, now: datetime, limit: int) -> list[Video]:
+def videos_claim_due(*, now: datetime, limit: int, token: uuid.UUID | None = None) -> list[Video]:
     """Claim up to `limit` due jobs for this caller; no two callers get the same job."""
-    token = uuid.uuid4()
+    token = token or uuid.uuid4()
     due = Video.objects.filter(next_poll_at__lte=now).filter(
         Q(lease_until__isnull=True) | Q(lease_until__lt=now)
     )
@@ -85,17 +86,31 @@ def videos_in_flight() -> int:
     return Video.objects.filter(next_poll_at__isnull=False).count()
 
 
-def videos_sweep_once(*, client: ProviderClient, pool: ThreadPoolExecutor, batch: int) -> int:
+def videos_sweep_once(
+    *,
+    client: ProviderClient,
+    pool: ThreadPoolExecutor,
+    batch: int,
+    keep_alive: Callable[[], None] = lambda: None,
+) -> int:
     """One pass: claim what is due, ask the provider about all of it at once, record."""
-    now = timezone.now()
-    claimed = videos_claim_due(now=now, limit=batch)
+    token = uuid.uuid4()
+    claimed = videos_claim_due(now=timezone.now(), limit=batch, token=token)
     if not claimed:
         return 0
     in_flight = videos_in_flight()
-    results = pool.map(lambda v: video_fetch(video=v, client=client), claimed)
+    futures = [pool.submit(video_fetch, video=v, client=client) for v in claimed]
+    # Slow calls (429 waits, big downloads) must not outlive the leases: renew them
+    # while waiting, so no other sweep takes these jobs meanwhile.
+    while not wait(futures, timeout=RENEW_EVERY).done >= set(futures):
+        Video.objects.filter(lease_token=token).update(lease_until=timezone.now() + JOB_LEASE)
+        keep_alive()
     # Writes stay on this thread: one connection, one writer (SQLite wants that).
-    for video, fetched in zip(claimed, results, strict=True):
-        video_apply(video=video, fetched=fetched, in_flight=in_flight)
+    for video, future in zip(claimed, futures, strict=True):
+        try:
+            video_apply(video=video, fetched=future.result(), in_flight=in_flight)
+        except Exception:
+            log.exception("recording video %s failed", video.pk)
     return len(claimed)
 
 
@@ -118,27 +133,37 @@ def videos_sweep(
         return report
     report.ran = True
     deadline = time.monotonic() + seconds
-    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="sweep") as pool:
-        while True:
-            report.passes += 1
-            report.refreshed += videos_sweep_once(client=client, pool=pool, batch=concurrency * 4)
-            next_due = Video.objects.aggregate(at=Min("next_poll_at"))["at"]
-            if next_due is None:
-                lease_release(SWEEP_LEASE, token)
-                # A job submitted between our last look and the release would have
-                # found the lease taken; look once more now that it is free.
-                if videos_in_flight() and lease_acquire(SWEEP_LEASE, token, SWEEPER_LEASE):
-                    continue
-                return report
-            wait = (next_due - timezone.now()).total_seconds()
-            left = deadline - time.monotonic()
-            if left <= 0 or wait > left + SCHEDULE_SLACK:
-                lease_release(SWEEP_LEASE, token)
-                # Work due soon: start the next sweep now. Work due later: the
-                # every-minute schedule will wake one in time, so free the worker.
-                if handover is not None and wait <= SCHEDULE_SLACK:
-                    handover()
-                    report.handed_over = True
-                return report
-            lease_acquire(SWEEP_LEASE, token, SWEEPER_LEASE)
-            sleep(min(max(wait, 0.2), 1.0, left))
+
+    def keep_alive() -> None:
+        lease_acquire(SWEEP_LEASE, token, SWEEPER_LEASE)
+
+    try:
+        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="sweep") as pool:
+            while True:
+                report.passes += 1
+                report.refreshed += videos_sweep_once(
+                    client=client, pool=pool, batch=concurrency * 4, keep_alive=keep_alive
+                )
+                next_due = Video.objects.aggregate(at=Min("next_poll_at"))["at"]
+                if next_due is None:
+                    lease_release(SWEEP_LEASE, token)
+                    # A job submitted between our last look and the release would have
+                    # found the lease taken; look once more now that it is free.
+                    if videos_in_flight() and lease_acquire(SWEEP_LEASE, token, SWEEPER_LEASE):
+                        continue
+                    return report
+                due_in = (next_due - timezone.now()).total_seconds()
+                left = deadline - time.monotonic()
+                if left <= 0 or due_in > left + SCHEDULE_SLACK:
+                    # Work due soon: start the next sweep now. Work due later: the
+                    # every-minute schedule will wake one in time, so free the worker.
+                    lease_release(SWEEP_LEASE, token)
+                    if handover is not None and due_in <= SCHEDULE_SLACK:
+                        handover()
+                        report.handed_over = True
+                    return report
+                if not lease_acquire(SWEEP_LEASE, token, SWEEPER_LEASE):
+                    return report  # another sweep took over while this one was slow
+                sleep(min(max(due_in, 0.2), 1.0, left))
+    finally:
+        lease_release(SWEEP_LEASE, token)

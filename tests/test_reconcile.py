@@ -17,9 +17,10 @@ from django.utils import timezone
 from videostudio.provider.catalog import find_model
 from videostudio.provider.client import ProviderClient
 from videostudio.simulator.app import Simulator
+from videostudio.usage.models import LedgerEntry
 from videostudio.videos import connection, services, tracking
 from videostudio.videos.models import Video
-from videostudio.videos.reconcile import SETTLE, WINDOW
+from videostudio.videos.reconcile import SETTLE, WINDOW, history_around, reconcile_fields
 
 pytestmark = pytest.mark.django_db
 
@@ -190,3 +191,40 @@ def test_the_form_moves_on_to_the_list_with_a_warning(
     assert response.redirect_chain[-1][0] == reverse("videos:list")
     assert "will not be sent again" in html
     assert "Unconfirmed" in html
+
+
+def test_an_uncharged_known_job_never_makes_a_charged_one_look_safe(
+    owner: Any, real_time_simulator: Simulator
+) -> None:
+    # A teammate's job the provider knows (and did not charge, say) ...
+    known = a_known_job(owner, real_time_simulator)
+    # ... and ours: made and charged, but its answer was lost.
+    client = make_client(TimeoutAfterCreate(real_time_simulator.transport()))
+    video = send(owner, client)
+    Video.objects.filter(pk=known.pk).update(submitted_at=video.created_at)
+    late = video.created_at + WINDOW + SETTLE + timedelta(minutes=1)
+    # One charge in the window, one known job: it cannot be told whose it is.
+    entries = history_around(video, client)
+    fields = reconcile_fields(video, entries[:1], late)
+    assert fields["error_code"] == "unsettled"
+    assert "client_token" not in fields  # sending the same form again finds this job
+
+
+def test_a_charge_found_for_an_untracked_job_is_its_cost(
+    owner: Any, real_time_simulator: Simulator
+) -> None:
+    client = make_client(TimeoutAfterCreate(real_time_simulator.transport()))
+    video = send(owner, client)
+    sweep(client)
+    video.refresh_from_db()
+    assert video.error_code == "charged_untracked"
+    assert video.cost_points == 4000 and video.cost_source == Video.Cost.MEASURED
+    assert LedgerEntry.objects.get(video=video).cost_points == 4000
+
+
+def a_known_job(owner: Any, simulator: Simulator) -> Video:
+    assert SORA is not None
+    return services.video_submit(
+        owner=owner, spec=SORA, prompt="known", seconds=4, size="720x1280", image=None,
+        client=make_client(simulator.transport()),
+    )  # fmt: skip

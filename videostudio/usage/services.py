@@ -8,6 +8,7 @@ catalog's points per second, and say so.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,7 +20,7 @@ from django.utils import timezone
 
 from videostudio.provider.client import ProviderClient
 from videostudio.provider.errors import ProviderError
-from videostudio.provider.types import RemoteVideo
+from videostudio.provider.types import HistoryEntry, RemoteVideo
 from videostudio.usage.models import BalanceSnapshot, Budget, LedgerEntry, UsagePolicy
 from videostudio.videos.models import Video
 
@@ -209,27 +210,15 @@ def ledger_sync(*, client: ProviderClient, max_pages: int = 50) -> LedgerReport:
         while report.pages < max_pages:
             page = client.points_history(limit=100, starting_after=cursor)
             report.pages += 1
-            ids = [e.query_id for e in page.entries]
-            known = set(
-                LedgerEntry.objects.filter(query_id__in=ids).values_list("query_id", flat=True)
-            )
-            fresh = [
-                LedgerEntry(
-                    query_id=e.query_id,
-                    created_at=e.created_at or timezone.now(),
-                    bot_name=(e.bot_name or "")[:100],
-                    usage_type=(e.usage_type or "")[:50],
-                    cost_points=e.cost_points or 0,
-                    raw=e.raw,
-                )
-                for e in page.entries
-                if e.query_id not in known
-            ]
-            LedgerEntry.objects.bulk_create(fresh, ignore_conflicts=True)
-            report.new += len(fresh)
+            fresh = ledger_store(page.entries)
+            report.new += fresh
             last = page.entries[-1].created_at if page.entries else None
             # Newest first: once a page reaches charges copied before, the rest are too.
-            if not page.has_more or known or (last is not None and last < oldest):
+            if (
+                not page.has_more
+                or fresh < len(page.entries)
+                or (last is not None and last < oldest)
+            ):
                 break
             cursor = page.last_query_id
     except ProviderError as exc:
@@ -238,10 +227,54 @@ def ledger_sync(*, client: ProviderClient, max_pages: int = 50) -> LedgerReport:
     return report
 
 
+def ledger_store(entries: Iterable[HistoryEntry]) -> int:
+    """Keep history entries in the ledger (each once). Returns how many were new."""
+    entries = list(entries)
+    known = set(
+        LedgerEntry.objects.filter(query_id__in=[e.query_id for e in entries]).values_list(
+            "query_id", flat=True
+        )
+    )
+    fresh = [
+        LedgerEntry(
+            query_id=e.query_id,
+            created_at=e.created_at or timezone.now(),
+            bot_name=(e.bot_name or "")[:100],
+            usage_type=(e.usage_type or "")[:50],
+            cost_points=e.cost_points or 0,
+            raw=e.raw,
+        )
+        for e in entries
+        if e.query_id not in known
+    ]
+    LedgerEntry.objects.bulk_create(fresh, ignore_conflicts=True)
+    return len(fresh)
+
+
+def ledger_claim(video: Video, charges: list[HistoryEntry]) -> int | None:
+    """Attribute to `video` the unattributed charge among `charges` nearest its
+    creation; returns its points (None if every one is taken)."""
+    ledger_store(charges)
+    free = LedgerEntry.objects.filter(
+        query_id__in=[c.query_id for c in charges], video__isnull=True
+    )
+    entry = min(free, key=lambda e: abs(e.created_at - video.created_at), default=None)
+    if entry is None:
+        return None
+    LedgerEntry.objects.filter(pk=entry.pk, video__isnull=True).update(video=video)
+    return entry.cost_points
+
+
 def ledger_match() -> int:
     """Attribute unmatched charges to the jobs they paid for: same model, sent
     closest in time (within MATCH_WINDOW), each job at most once."""
-    entries = list(LedgerEntry.objects.filter(video__isnull=True).order_by("created_at"))
+    # Older charges than the provider keeps were matched (or not) long ago.
+    recent = timezone.now() - timedelta(days=HISTORY_DAYS + 1)
+    entries = list(
+        LedgerEntry.objects.filter(video__isnull=True, created_at__gte=recent).order_by(
+            "created_at"
+        )
+    )
     if not entries:
         return 0
     start = entries[0].created_at - MATCH_WINDOW
@@ -251,14 +284,16 @@ def ledger_match() -> int:
             submitted_at__gte=start, submitted_at__lte=end, charge__isnull=True
         ).exclude(provider_id=None)
     )
+    by_model: dict[str, list[Video]] = {}
+    for candidate in candidates:
+        by_model.setdefault(candidate.model.lower(), []).append(candidate)
     taken: set[int] = set()
     matched = 0
     for entry in entries:
         near = [
             v
-            for v in candidates
+            for v in by_model.get(entry.bot_name.lower(), [])
             if v.pk not in taken
-            and v.model.lower() == entry.bot_name.lower()
             and v.submitted_at is not None
             and abs(v.submitted_at - entry.created_at) <= MATCH_WINDOW
         ]

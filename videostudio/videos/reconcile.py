@@ -14,6 +14,7 @@ from typing import Any
 
 from videostudio.provider.client import ProviderClient
 from videostudio.provider.types import HistoryEntry
+from videostudio.usage.services import ledger_claim
 from videostudio.videos.models import Video
 
 # Charges are looked for from a little before the send until WINDOW after it.
@@ -60,7 +61,7 @@ def reconcile_fields(video: Video, entries: list[HistoryEntry], now: datetime) -
         .count()
     )
     if len(charges) > known:
-        return {
+        fields: dict[str, Any] = {
             "status": Video.Status.FAILED,
             "error_code": "charged_untracked",
             "error_message": (
@@ -70,7 +71,13 @@ def reconcile_fields(video: Video, entries: list[HistoryEntry], now: datetime) -
             ),
             "next_poll_at": None,
         }
-    if now >= end + SETTLE:
+        points = ledger_claim(video, charges)
+        if points is not None:
+            fields.update(cost_points=points, cost_source=Video.Cost.MEASURED)
+        return fields
+    if now < end + SETTLE:
+        return {"next_poll_at": now + RECHECK}
+    if not charges:
         return {
             "status": Video.Status.FAILED,
             "error_code": "not_created",
@@ -81,4 +88,15 @@ def reconcile_fields(video: Video, entries: list[HistoryEntry], now: datetime) -
             "client_token": None,
             "next_poll_at": None,
         }
-    return {"next_poll_at": now + RECHECK}
+    # Charges there were, but no more than the jobs we know of: one of them may be
+    # this job's (if a known job went uncharged). Do not call a retry safe.
+    return {
+        "status": Video.Status.FAILED,
+        "error_code": "unsettled",
+        "error_message": (
+            "The provider did not confirm this job and its usage history cannot tell "
+            "whether it was made: it may have been charged. Check the usage review "
+            "before sending it again."
+        ),
+        "next_poll_at": None,
+    }

@@ -163,3 +163,11 @@ def test_a_gallery_page_costs_the_same_queries_however_many_videos(
     with django_assert_max_num_queries(len(few.captured_queries)):
         response = member.get(url, {"q": "scene"})
     assert response.content.decode().count('class="video-card gallery-card"') == 24
+
+
+def test_dates_out_of_this_world_are_explained(member: Client) -> None:
+    url = reverse("gallery:index")
+    html = member.get(url, {"until": "9999-12-31"}).content.decode()
+    assert "Choose a date before the year 9000." in html
+    weird = member.get(url, {"after": "0001-01-01T00:00:00+23:59~1"})
+    assert weird.status_code == 200

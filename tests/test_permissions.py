@@ -204,3 +204,19 @@ def test_new_videos_follow_the_deployments_default_visibility(
     settings.VIDEOSTUDIO_DEFAULT_VISIBILITY = "team"
     html = as_persona("owner").get(reverse("videos:new")).content.decode()
     assert "checked" in html.split('name="share"')[1].split(">")[0]
+
+
+def test_a_stale_admin_form_cannot_roll_a_job_back(client: Client, owner: Any, staff: Any) -> None:
+    video = a_video(owner=owner)
+    staff.is_superuser = True
+    staff.save()
+    client.force_login(staff)
+    url = reverse("admin:videos_video_change", args=[video.pk])
+    html = client.get(url).content.decode()
+    assert 'name="title"' in html and 'name="status"' not in html
+    # A form that still says "in progress, 40 %" changes only what it may.
+    client.post(url, {"title": "renamed", "visibility": "team", "status": "in_progress",
+                      "progress": "40", "reserved_points": "40"})  # fmt: skip
+    video.refresh_from_db()
+    assert video.title == "renamed"
+    assert video.status == Video.Status.COMPLETED and video.progress == 100

@@ -336,3 +336,39 @@ def test_errors_have_readable_pages(browser: Client, owner: Any, teammate: Any) 
     forbidden = browser.post(reverse("videos:edit", args=[theirs.pk]), {"visibility": "team"})
     assert forbidden.status_code == 403
     assert "Only the owner can change this video." in forbidden.content.decode()
+
+
+def test_damaged_and_giant_images_are_refused_not_crashed_on(
+    browser: Client, recorder: Any
+) -> None:
+    jpeg = png_bytes((400, 400), fmt="JPEG")
+    truncated = SimpleUploadedFile("cut.jpg", jpeg[: len(jpeg) // 2], content_type="image/jpeg")
+    response = browser.post(
+        reverse("videos:new"), {**form_data(), "image": truncated}, headers=HTMX
+    )
+    assert response.status_code == 200
+    assert "damaged" in response.content.decode() or "not an image" in response.content.decode()
+
+    giant = SimpleUploadedFile("big.png", png_bytes((9000, 5000)), content_type="image/png")
+    response = browser.post(reverse("videos:new"), {**form_data(), "image": giant}, headers=HTMX)
+    assert "45 megapixels; the limit is 40" in response.content.decode()
+    assert recorder.requests == [] and Video.objects.count() == 0
+
+
+def test_odd_digits_in_query_strings_are_ignored(browser: Client, owner: Any) -> None:
+    for url in (
+        reverse("videos:list") + "?family=%C2%B2",
+        reverse("videos:new") + "?from=%C2%B2",
+        reverse("videos:progress") + "?id=%C2%B2&since=0",
+    ):
+        assert browser.get(url).status_code in (200, 286), url
+
+
+def test_a_familys_pages_stay_in_the_family(browser: Client, owner: Any) -> None:
+    from .factories import a_video
+
+    root = a_video(owner=owner)
+    for _ in range(25):
+        a_video(owner=owner, kind="remix", parent=root, root=root)
+    html = browser.get(reverse("videos:list"), {"family": str(root.pk)}).content.decode()
+    assert f"?family={root.pk}&amp;page=2" in html

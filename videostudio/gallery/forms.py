@@ -1,11 +1,19 @@
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.core.validators import MaxValueValidator, MinValueValidator
 
 from videostudio.videos.models import Video
+
+# Dates far outside any video's life would only overflow date arithmetic.
+SANE_DATES = [
+    MinValueValidator(date(1970, 1, 1), "Choose a date after 1970."),
+    MaxValueValidator(date(9000, 12, 31), "Choose a date before the year 9000."),
+]
 
 SORTS = {
     # name -> (label, field ordered descending, then id)
@@ -30,10 +38,16 @@ class GalleryFilters(forms.Form):
         label="Kind", required=False, choices=[("", "Any kind"), *Video.Kind.choices]
     )
     since = forms.DateField(
-        label="From", required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label="From",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        validators=SANE_DATES,
     )
     until = forms.DateField(
-        label="To", required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label="To",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        validators=SANE_DATES,
     )
     sort = forms.ChoiceField(
         label="Sort", required=False, choices=[(k, v[0]) for k, v in SORTS.items()]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from django.db.models import Exists, OuterRef, Q
@@ -80,6 +80,10 @@ def decode_cursor(cursor: str | None, field: str) -> tuple[Any, int] | None:
     text, _, last_id = cursor.rpartition("~")
     try:
         value: Any = datetime.fromisoformat(text) if field == "created_at" else int(text)
+        if isinstance(value, datetime):
+            if value.tzinfo is None:
+                return None
+            value = value.astimezone(UTC)  # raises for dates at the edge of time
         return value, int(last_id)
-    except ValueError:
+    except (ValueError, OverflowError):
         return None

@@ -14,6 +14,7 @@ from django.shortcuts import render
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 
+from videostudio.gallery.forms import SANE_DATES
 from videostudio.usage import selectors
 from videostudio.usage.charts import bar_chart
 from videostudio.usage.models import BalanceSnapshot
@@ -23,10 +24,16 @@ TABS = ["summary", "jobs", "ledger", "failed"]
 
 class ReviewFilters(forms.Form):
     start = forms.DateField(
-        label="From", required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label="From",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        validators=SANE_DATES,
     )
     end = forms.DateField(
-        label="To", required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label="To",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        validators=SANE_DATES,
     )
     member = forms.ChoiceField(label="Member", required=False)
     model = forms.CharField(label="Model", required=False, max_length=100)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.http import HttpRequest
 
 from videostudio.videos.models import Video
 
@@ -12,21 +13,14 @@ class VideoAdmin(admin.ModelAdmin):
     search_fields = ["prompt", "provider_id", "owner__username"]
     date_hierarchy = "created_at"
     list_select_related = ["owner"]
+    # Only what an owner may change is editable here: every other field belongs to
+    # the tracker, and saving a stale form must not roll a job back.
     readonly_fields = [
-        "uid",
-        "provider_id",
-        "provider_status",
-        "usage",
-        "created_at",
-        "updated_at",
-        "submitted_at",
-        "completed_at",
-        "expires_at",
-        "archived_at",
-        "next_poll_at",
-        "lease_until",
+        f.name for f in Video._meta.concrete_fields if f.name not in {"id", "title", "visibility"}
     ]
-    raw_id_fields = ["owner", "parent", "root"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # videos are made through the app, which sends them
 
     @admin.display(description="prompt")
     def short_prompt(self, obj: Video) -> str:

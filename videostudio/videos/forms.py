@@ -9,11 +9,13 @@ from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
 from django.core.validators import MaxLengthValidator
 from django.urls import reverse_lazy
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
 from videostudio.provider.catalog import ModelSpec, find_model
 from videostudio.videos.models import Video
 
+# Larger images are refused before they are decoded (a small file can hold a huge one).
+MAX_PIXELS = 40_000_000
 IMAGE_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 
 
@@ -128,11 +130,18 @@ class VideoForm(forms.Form):
         try:
             with Image.open(upload) as probe:
                 fmt = probe.format or ""
-                probe.verify()
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+                pixels = probe.width * probe.height
+                if pixels <= MAX_PIXELS:
+                    probe.verify()
+        except Exception:  # Pillow raises many kinds for damaged or hostile files
             raise forms.ValidationError(
                 "That file is not an image we can read; use JPEG, PNG or WebP."
             ) from None
+        if pixels > MAX_PIXELS:
+            raise forms.ValidationError(
+                f"The image is {pixels / 1e6:.0f} megapixels; the limit is "
+                f"{MAX_PIXELS // 1_000_000}. Scale it down first."
+            )
         if fmt not in IMAGE_FORMATS:
             raise forms.ValidationError(
                 f"{fmt or 'That'} images are not accepted; use JPEG, PNG or WebP."
@@ -145,7 +154,10 @@ class VideoForm(forms.Form):
         # for it when present; the image is fitted to the size the video will have.
         image, size = data.get("image"), data.get("size")
         if image is not None and size:
-            data["image"] = fit_image(image, size)
+            try:
+                data["image"] = fit_image(image, size)
+            except Exception:  # verify() does not decode: a truncated file fails only here
+                self.add_error("image", "That image is damaged and cannot be read.")
         return data
 
 

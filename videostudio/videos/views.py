@@ -43,7 +43,7 @@ def video_list(request: HttpRequest) -> HttpResponse:
     """My videos; or, with ?family=<id>, every video of one family the user can see."""
     family = None
     family_id = request.GET.get("family", "")
-    if family_id.isdigit():
+    if family_id.isascii() and family_id.isdigit():
         family = get_object_or_404(Video.objects.visible_to(request.user), pk=int(family_id))
         root_id = family.root_id or family.pk
         videos = (
@@ -82,7 +82,7 @@ def video_new(request: HttpRequest) -> HttpResponse:
         # Keep what the user chose when the new model allows it.
         initial: dict[str, Any] = {k: request.GET.get(k) for k in ("model", "seconds", "size")}
         source = request.GET.get("from", "")
-        if source.isdigit():
+        if source.isascii() and source.isdigit():
             # "Try again": the same settings as an earlier job.
             earlier = Video.objects.visible_to(request.user).filter(pk=int(source)).first()
             if earlier is not None:
@@ -311,7 +311,11 @@ def video_progress(request: HttpRequest) -> HttpResponse:
     swaps), and stops the polling (286) once nothing is left in flight.
     """
     view = "detail" if request.GET.get("view") == "detail" else "list"
-    ids = [int(i) for i in request.GET.getlist("id")[:MAX_POLLED] if i.isdigit() and len(i) < 19]
+    ids = [
+        int(i)
+        for i in request.GET.getlist("id")[:MAX_POLLED]
+        if i.isascii() and i.isdigit() and len(i) < 19
+    ]
     try:
         since = datetime.fromtimestamp(float(request.GET.get("since", "0")), tz=UTC)
     except (ValueError, OverflowError):

@@ -1,19 +1,12 @@
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from django import forms
 from django.contrib.auth import get_user_model
-from django.core.validators import MaxValueValidator, MinValueValidator
 
+from videostudio.forms import check_date_range, date_field
 from videostudio.videos.models import Video
-
-# Dates far outside any video's life would only overflow date arithmetic.
-SANE_DATES = [
-    MinValueValidator(date(1970, 1, 1), "Choose a date after 1970."),
-    MaxValueValidator(date(9000, 12, 31), "Choose a date before the year 9000."),
-]
 
 SORTS = {
     # name -> (label, field ordered descending, then id)
@@ -37,18 +30,8 @@ class GalleryFilters(forms.Form):
     kind = forms.ChoiceField(
         label="Kind", required=False, choices=[("", "Any kind"), *Video.Kind.choices]
     )
-    since = forms.DateField(
-        label="From",
-        required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
-        validators=SANE_DATES,
-    )
-    until = forms.DateField(
-        label="To",
-        required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
-        validators=SANE_DATES,
-    )
+    since = date_field("From")
+    until = date_field("To")
     sort = forms.ChoiceField(
         label="Sort", required=False, choices=[(k, v[0]) for k, v in SORTS.items()]
     )
@@ -65,8 +48,6 @@ class GalleryFilters(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        since, until = data.get("since"), data.get("until")
-        if since and until and since > until:
-            self.add_error("until", "The end date is before the start date.")
+        check_date_range(self, data, "since", "until")
         data["sort"] = data.get("sort") or "newest"
         return data

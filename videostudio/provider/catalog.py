@@ -31,12 +31,6 @@ class ModelSpec:
     notes: str = ""
     aliases: tuple[str, ...] = field(default=())
 
-    def allows_seconds(self, seconds: int) -> bool:
-        return seconds in self.durations
-
-    def allows_size(self, size: str) -> bool:
-        return size in self.sizes
-
 
 _SORA_DURATIONS = (4, 8, 12, 16, 20)
 _VEO_DURATIONS = (4, 6, 8)

@@ -14,7 +14,7 @@ from django.shortcuts import render
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 
-from videostudio.gallery.forms import SANE_DATES
+from videostudio.forms import check_date_range, date_field
 from videostudio.usage import selectors
 from videostudio.usage.charts import bar_chart
 from videostudio.usage.models import BalanceSnapshot
@@ -23,18 +23,8 @@ TABS = ["summary", "jobs", "ledger", "failed"]
 
 
 class ReviewFilters(forms.Form):
-    start = forms.DateField(
-        label="From",
-        required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
-        validators=SANE_DATES,
-    )
-    end = forms.DateField(
-        label="To",
-        required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
-        validators=SANE_DATES,
-    )
+    start = date_field("From")
+    end = date_field("To")
     member = forms.ChoiceField(label="Member", required=False)
     model = forms.CharField(label="Model", required=False, max_length=100)
     period = forms.ChoiceField(
@@ -55,8 +45,7 @@ class ReviewFilters(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        if data.get("start") and data.get("end") and data["start"] > data["end"]:
-            self.add_error("end", "The end date is before the start date.")
+        check_date_range(self, data, "start", "end")
         return data
 
     def scope(self) -> selectors.Scope:

@@ -119,12 +119,3 @@ def get_client() -> ProviderClient:
         if _client is None:
             _client = build_client()
         return _client
-
-
-def reset_client() -> None:
-    """Forget the client (tests change settings between cases)."""
-    global _client
-    with _lock:
-        if _client is not None:
-            _client.close()
-        _client = None

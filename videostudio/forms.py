@@ -1,0 +1,30 @@
+"""Form pieces shared by the apps."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django import forms
+from django.core.validators import MaxValueValidator, MinValueValidator
+
+# Dates far outside any video's life would only overflow date arithmetic.
+SANE_DATES = [
+    MinValueValidator(date(1970, 1, 1), "Choose a date after 1970."),
+    MaxValueValidator(date(9000, 12, 31), "Choose a date before the year 9000."),
+]
+
+
+def date_field(label: str) -> forms.DateField:
+    """An optional date with the browser's date picker."""
+    return forms.DateField(
+        label=label,
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        validators=SANE_DATES,
+    )
+
+
+def check_date_range(form: forms.Form, data: dict[str, Any], first: str, last: str) -> None:
+    if data.get(first) and data.get(last) and data[first] > data[last]:
+        form.add_error(last, "The end date is before the start date.")

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from videostudio.simulator import Simulator, serve
+from videostudio.simulator import DEFAULT_STARTING_BALANCE, Simulator, serve
 from videostudio.simulator import catalog as sim_catalog
 from videostudio.simulator.__main__ import Injection, build_parser
 from videostudio.simulator.jobs import MAX_ID_CHARS
@@ -249,7 +249,7 @@ def test_it_moves_from_queued_through_in_progress_to_completed(
     assert video["progress"] == 100
     assert video["completed_at"] == done
     assert video["expires_at"] == done + int(EXPIRE)
-    assert video["usage"] == {"cost_points": 4 * 1000}
+    assert video["usage"] == {"cost_points": 4 * 3000}
 
 
 def test_it_fails_a_job_whose_prompt_carries_the_fail_marker(
@@ -287,7 +287,7 @@ def test_it_answers_a_prompt_error_marker_at_once(
 
     assert_error(response, status, error_type)
     assert response.headers.get("Retry-After") == ("1" if status == 429 else None)
-    assert sim.ledger.balance == 1_000_000  # nothing was charged
+    assert sim.ledger.balance == DEFAULT_STARTING_BALANCE  # nothing was charged
 
 
 def test_it_answers_injected_errors_for_matching_requests_then_recovers(
@@ -520,7 +520,7 @@ def test_it_bills_an_extension_only_for_its_new_seconds(
     extension_id = api.post("/videos/extensions", json=body).json()["id"]
     finish(sim_clock)
 
-    assert api.get(f"/videos/{extension_id}").json()["usage"] == {"cost_points": 4 * 1000}
+    assert api.get(f"/videos/{extension_id}").json()["usage"] == {"cost_points": 4 * 3000}
 
 
 # ----- dialects and statelessness ----------------------------------------------------
@@ -602,7 +602,7 @@ def test_it_does_not_offer_tomorrows_model_by_default(api: httpx.Client, sim: Si
     assert_model_not_available(
         api.post("/videos", json={"model": "Dall-E-9", "prompt": "x"}), "Dall-E-9"
     )
-    assert sim.ledger.balance == 1_000_000
+    assert sim.ledger.balance == DEFAULT_STARTING_BALANCE
 
 
 def test_it_offers_only_the_models_it_is_given(sim_clock: Clock, cache_dir: Path) -> None:
@@ -692,14 +692,17 @@ def test_it_charges_points_and_pages_through_history_newest_first(
         create(api, model="Sora-2", seconds=seconds)
         sim_clock.advance(1)
 
-    assert api.get("/usage/current_balance").json() == {"current_point_balance": 940_000}
+    spent = (4 + 8 + 12 + 16 + 20) * 3000
+    assert api.get("/usage/current_balance").json() == {
+        "current_point_balance": DEFAULT_STARTING_BALANCE - spent
+    }
     assert api.get("/usage/current_balance").json() == (
         api.get("http://simulator.test/usage/current_balance").json()
     )
 
     first = api.get("/usage/points_history", params={"limit": 2}).json()
     assert (first["has_more"], first["length"]) == (True, 2)
-    assert [e["cost_points"] for e in first["data"]] == [20_000, 16_000]
+    assert [e["cost_points"] for e in first["data"]] == [60_000, 48_000]
     entry = first["data"][0]
     assert entry["bot_name"] == "Sora-2"
     assert entry["usage_type"] == "API"
@@ -707,7 +710,7 @@ def test_it_charges_points_and_pages_through_history_newest_first(
 
     cursor = first["data"][-1]["query_id"]
     second = api.get("/usage/points_history", params={"limit": 2, "starting_after": cursor})
-    assert [e["cost_points"] for e in second.json()["data"]] == [12_000, 8_000]
+    assert [e["cost_points"] for e in second.json()["data"]] == [36_000, 24_000]
     cursor = second.json()["data"][-1]["query_id"]
     last = api.get("/usage/points_history", params={"limit": 2, "starting_after": cursor}).json()
     assert (last["has_more"], last["length"]) == (False, 1)
@@ -718,12 +721,12 @@ def test_it_charges_points_and_pages_through_history_newest_first(
 
 
 def test_it_answers_402_once_the_balance_cannot_pay(sim_clock: Clock, cache_dir: Path) -> None:
-    sim = make_sim(sim_clock, cache_dir, starting_balance=5000)
+    sim = make_sim(sim_clock, cache_dir, starting_balance=15_000)
     with make_api(sim) as api:
-        create(api, model="Sora-2", seconds=4)  # 4000 points
+        create(api, model="Sora-2", seconds=4)  # 12,000 points
         response = api.post("/videos", json={"model": "Sora-2", "prompt": "x", "seconds": 4})
         assert_error(response, 402, "insufficient_credits")
-        assert api.get("/usage/current_balance").json()["current_point_balance"] == 1000
+        assert api.get("/usage/current_balance").json()["current_point_balance"] == 3000
 
 
 # ----- over a real socket ------------------------------------------------------------
@@ -842,6 +845,6 @@ def test_two_simulators_with_one_ledger_file_share_a_balance_and_history(tmp_pat
             headers={"Authorization": "Bearer k"},
         )
         assert created.status_code == 200
-    assert worker.ledger.balance == web.ledger.balance == 1_000_000 - 4000
+    assert worker.ledger.balance == web.ledger.balance == DEFAULT_STARTING_BALANCE - 4 * 3000
     history = worker.ledger.history(limit=10, starting_after=None)
     assert [e["bot_name"] for e in history["data"]] == ["Sora-2"]

@@ -1,4 +1,9 @@
-"""`python -m videostudio.simulator`: serve the simulator on a port."""
+"""`python -m videostudio.simulator`: serve the simulator on a port.
+
+`--charge-at completion` stamps each charge in the points history with the job's
+completion time (hidden until then) instead of its send time; the balance drops
+at send either way. The balance starts at `app.DEFAULT_STARTING_BALANCE`.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import sys
 from dataclasses import dataclass
 
 from videostudio.simulator import catalog
+from videostudio.simulator.app import CHARGE_AT_CHOICES
 from videostudio.simulator.server import make_simulator_server
 
 
@@ -78,6 +84,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="answer 404 to GET /v1/models, like a provider without that endpoint",
     )
     parser.add_argument(
+        "--charge-at",
+        choices=CHARGE_AT_CHOICES,
+        default="send",
+        help="when a charge is stamped in the points history: when the job is sent "
+        "(default) or when it completes (hidden until then); the balance drops at send",
+    )
+    parser.add_argument(
         "--inject",
         type=parse_injection,
         action="append",
@@ -103,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         fps=args.fps,
         models=args.models,
         models_endpoint=args.models_endpoint,
+        charge_at=args.charge_at,
     )
     for injection in args.inject:
         server.simulator.inject_error(

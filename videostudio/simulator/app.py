@@ -19,6 +19,21 @@ default; it may change at run time through `.models`). A create, remix or
 extension with a model that is not offered answers 404, as an unknown model does;
 existing jobs of a withdrawn model can still be retrieved and downloaded.
 `models_endpoint=False` plays a provider without `GET /v1/models`.
+
+Points: the balance starts at `starting_balance` (`DEFAULT_STARTING_BALANCE`,
+100,000,000, by default). A job costs its billed seconds times its model's price
+at its size (`catalog`). A create, remix or extension is refused with 402 unless
+the balance is above zero and covers the job's cost; that check applies to a
+`[fail]` job too (a provider cannot know yet that it will fail), but a job that
+fails is never charged: no history entry, and the balance does not move.
+
+`charge_at` says how a charge shows in `GET /usage/points_history`:
+"send" (the default) stamps the entry when the job is created; "completion"
+stamps it with the job's completion time (`Job.finished`), and the entry is
+invisible in the history until the clock reaches that stamp. In both modes the
+points leave `GET /usage/current_balance` at once (they are held at send). The
+history stays newest first as a total order, and a `starting_after` cursor keeps
+working as entries stamped in the future become visible (see `ledger.py`).
 """
 
 from __future__ import annotations
@@ -52,6 +67,8 @@ Handler = Callable[[Request, dict[str, str]], Response]
 StartResponse = Callable[..., Any]
 
 _DIALECTS = ("poe", "openai")
+CHARGE_AT_CHOICES: tuple[str, ...] = ("send", "completion")
+DEFAULT_STARTING_BALANCE = 100_000_000
 
 
 @dataclass
@@ -76,10 +93,11 @@ class Simulator:
         dialect: str = "poe",
         cache_dir: Path | None = None,
         fps: int = 12,
-        starting_balance: int = 1_000_000,
+        starting_balance: int = DEFAULT_STARTING_BALANCE,
         ledger_path: Path | None = None,
         models: Iterable[str] | None = None,
         models_endpoint: bool = True,
+        charge_at: str = "send",
     ) -> None:
         if dialect not in _DIALECTS:
             raise ValueError(f"dialect must be one of {_DIALECTS}, not {dialect!r}")
@@ -93,6 +111,7 @@ class Simulator:
         self.dialect = dialect
         self.fps = fps
         self.models = catalog.DEFAULT_MODELS if models is None else models
+        self.charge_at = charge_at
         self.models_endpoint = models_endpoint
         self.media = MediaCache(Path(cache_dir) if cache_dir is not None else None)
         self.ledger = Ledger(balance=starting_balance, clock=clock, path=ledger_path)
@@ -120,6 +139,17 @@ class Simulator:
     def models(self, names: Iterable[str]) -> None:
         # One assignment of an immutable set: request threads see the old or the new offer.
         self._offered = catalog.resolve_models(names)
+
+    @property
+    def charge_at(self) -> str:
+        """When a charge is stamped in the history: "send" or "completion"."""
+        return self._charge_at
+
+    @charge_at.setter
+    def charge_at(self, value: str) -> None:
+        if value not in CHARGE_AT_CHOICES:
+            raise ValueError(f"charge_at must be one of {CHARGE_AT_CHOICES}, not {value!r}")
+        self._charge_at = value
 
     def transport(self) -> httpx.WSGITransport:
         """An httpx transport that calls this app in-process (no sockets)."""
@@ -292,7 +322,13 @@ class Simulator:
         )
 
     def _charge_and_answer(self, job: jobs.Job) -> Response:
-        if not self.ledger.charge(job.model.name, job.cost_points):
+        if job.fail:
+            # Refused like any job (the provider cannot know yet), but never charged.
+            accepted = self.ledger.can_pay(job.cost_points)
+        else:
+            stamp_us = job.finished_ms * 1000 if self.charge_at == "completion" else None
+            accepted = self.ledger.charge(job.model.name, job.cost_points, stamp_us=stamp_us)
+        if not accepted:
             raise ApiError(402, "Insufficient points: your point balance is too low")
         return json_response(200, jobs.video_object(job, self.clock(), self.dialect))
 

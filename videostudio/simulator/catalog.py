@@ -2,7 +2,23 @@
 
 Deliberately separate from `videostudio.provider.catalog`: the simulator plays the
 part of a remote provider, so it must not share code (or bugs) with the client
-that talks to it. The numbers mirror Poe's published limits; prices are made up.
+that talks to it. The limits and the prices mirror Poe's published ones.
+
+Prices are points per second of footage. Some models charge more for large
+sizes: `SimModel.hd_points_per_second` applies to a size whose shorter side is
+`HD_MIN_SIDE` (1024) pixels or more, `points_per_second` to the rest (None: one
+price for every size); `SimModel.points_per_second_for(size)` picks the one.
+
+    Sora-2          3000
+    Sora-2-Pro      9000 at 720x1280 and 1280x720; 15000 at 1024x1792 and 1792x1024
+                    (and at 1080x1920 and 1920x1080, which it does not accept today)
+    Veo-2          15000
+    Veo-3          12000         Veo-3-Fast      4500
+    Veo-3.1        12000         Veo-3.1-Fast    4500
+    Sora-3          6000 at 720p; 10000 at 1080p (not offered by default)
+
+A job costs its billed seconds times its model's price at its size (see
+`jobs.Job.cost_points`; an extension pays for its new seconds only).
 """
 
 from __future__ import annotations
@@ -28,6 +44,17 @@ SIZES: tuple[str, ...] = (
 
 MAX_LINEAGE_SECONDS = 120  # OpenAI's cap on original + extensions for Sora
 
+# A size whose shorter side is at least this many pixels pays `hd_points_per_second`.
+HD_MIN_SIDE = 1024
+
+
+def is_large_size(size: str) -> bool:
+    """Whether `size` ("WIDTHxHEIGHT") has a shorter side of `HD_MIN_SIDE` or more."""
+    width, sep, height = size.lower().partition("x")
+    if not sep or not width.isdigit() or not height.isdigit():
+        raise ValueError(f"size must be WIDTHxHEIGHT, not {size!r}")
+    return min(int(width), int(height)) >= HD_MIN_SIDE
+
 
 @dataclass(frozen=True)
 class SimModel:
@@ -43,6 +70,14 @@ class SimModel:
     # False for a model the provider has not launched yet: tests switch it on to
     # rehearse a catalog that changes under the app (see `Simulator(models=...)`).
     offered_by_default: bool = True
+    # The price for large sizes (see `is_large_size`); None: `points_per_second` for all.
+    hd_points_per_second: int | None = None
+
+    def points_per_second_for(self, size: str) -> int:
+        """Points per second of footage at `size`."""
+        if self.hd_points_per_second is not None and is_large_size(size):
+            return self.hd_points_per_second
+        return self.points_per_second
 
 
 _SORA_DURATIONS = (4, 8, 12, 16, 20)
@@ -57,6 +92,7 @@ def _sora(
     blurb: str,
     durations: tuple[int, ...] = _SORA_DURATIONS,
     offered_by_default: bool = True,
+    hd_points_per_second: int | None = None,
 ) -> SimModel:
     longest = max(durations)
     description = f"{blurb}: create, remix and extend, up to {longest} seconds"
@@ -71,6 +107,7 @@ def _sora(
         extend=True,
         description=description,
         offered_by_default=offered_by_default,
+        hd_points_per_second=hd_points_per_second,
     )
 
 
@@ -89,21 +126,28 @@ def _veo(name: str, points_per_second: int, blurb: str) -> SimModel:
 
 # Job ids store a model as an index into this tuple: only ever APPEND to it.
 VIDEO_MODELS: tuple[SimModel, ...] = (
-    _sora("Sora-2", 1000, _PORTRAIT_LANDSCAPE, "OpenAI's Sora 2 video model"),
-    _sora("Sora-2-Pro", 3000, SIZES[:4], "OpenAI's Sora 2 Pro, higher fidelity"),
-    _veo("Veo-2", 1500, "Google's Veo 2 video model"),
-    _veo("Veo-3", 2500, "Google's Veo 3 video model, with sound"),
-    _veo("Veo-3-Fast", 1200, "A faster, cheaper Veo 3"),
-    _veo("Veo-3.1", 2500, "Google's Veo 3.1 video model, with sound"),
-    _veo("Veo-3.1-Fast", 1200, "A faster, cheaper Veo 3.1"),
+    _sora("Sora-2", 3000, _PORTRAIT_LANDSCAPE, "OpenAI's Sora 2 video model"),
+    _sora(
+        "Sora-2-Pro",
+        9000,
+        SIZES[:4],
+        "OpenAI's Sora 2 Pro, higher fidelity",
+        hd_points_per_second=15000,
+    ),
+    _veo("Veo-2", 15000, "Google's Veo 2 video model"),
+    _veo("Veo-3", 12000, "Google's Veo 3 video model, with sound"),
+    _veo("Veo-3-Fast", 4500, "A faster, cheaper Veo 3"),
+    _veo("Veo-3.1", 12000, "Google's Veo 3.1 video model, with sound"),
+    _veo("Veo-3.1-Fast", 4500, "A faster, cheaper Veo 3.1"),
     # Not launched yet: tests offer it to watch the app's catalog grow.
     _sora(
         "Sora-3",
-        2000,
+        6000,
         (PORTRAIT, LANDSCAPE, PORTRAIT_1080P, LANDSCAPE_1080P),
         "OpenAI's Sora 3 video model, up to 1080p",
         durations=(*_SORA_DURATIONS, 25),
         offered_by_default=False,
+        hd_points_per_second=10000,
     ),
 )
 

@@ -18,6 +18,13 @@ stays within `MAX_ID_CHARS` (three generations deep); beyond that the remix says
 `remixed_from_video_id: null` rather than something wrong. Extensions never embed
 their source (they carry the stitched total and the source's look instead), so a
 lineage of extensions does not grow its ids.
+
+Money: `Job.cost_points` is the job's billed seconds (an extension's new seconds
+only) times its model's price at its size (`SimModel.points_per_second_for`).
+A job that fails (`[fail]` in its prompt) is never charged: `Job.charged_points`
+is 0 for it, and its video object reports `usage: null`. In the poe dialect a
+completed video reports `usage: {"cost_points": N}` (null before that); the
+openai dialect has no `usage` field at all.
 """
 
 from __future__ import annotations
@@ -102,8 +109,13 @@ class Job:
         return (self.created_ms + self.queue_ms) / 1000
 
     @property
+    def finished_ms(self) -> int:
+        """When the job completes (or fails), in milliseconds since the epoch."""
+        return self.created_ms + self.queue_ms + self.render_ms
+
+    @property
     def finished(self) -> float:
-        return (self.created_ms + self.queue_ms + self.render_ms) / 1000
+        return self.finished_ms / 1000
 
     def state(self, now: float) -> Snapshot:
         if now < self.started:
@@ -124,7 +136,13 @@ class Job:
 
     @property
     def cost_points(self) -> int:
-        return self.billed_seconds * self.model.points_per_second
+        """What the job costs if it does not fail: billed seconds at its size's price."""
+        return self.billed_seconds * self.model.points_per_second_for(self.size)
+
+    @property
+    def charged_points(self) -> int:
+        """What the provider actually takes for the job: nothing if it fails."""
+        return 0 if self.fail else self.cost_points
 
     # ----- identity -------------------------------------------------------------
     @property

@@ -4,6 +4,19 @@ Unlike jobs, this is state. By default it lives in the memory of ONE `Simulator`
 instance. Given a `path`, it is an append-only JSON-lines file under an exclusive
 lock instead, so every process of a demo (web server and worker) shares one balance
 and one history, as they would with a real provider.
+
+Each charge is one entry, stamped (`creation_time`, microseconds since the epoch)
+by its caller: when the job was sent, or when it will complete (see
+`Simulator(charge_at=...)`). The points leave the balance at once, whatever the
+stamp; the entry shows in `history` only once the clock has reached its stamp, and
+until it drops out of the last `HISTORY_DAYS` days.
+
+The history is newest first by `creation_time`, ties broken by the order the
+charges were made (later first), so it is a total order. A `starting_after`
+cursor names an entry; the page goes on with the entries that sort after it.
+Since an entry stamped in the future becomes visible only once the clock passes
+its stamp, it is always newer than any cursor handed out before: paging on from
+an old cursor neither skips nor repeats an entry.
 """
 
 from __future__ import annotations
@@ -49,12 +62,12 @@ class Ledger:
         self._starting = balance
         self._clock = clock
         self._path = path
-        self._memory: list[Entry] = []  # oldest first
+        self._memory: list[Entry] = []  # in the order charged
         self._lock = threading.Lock()
 
     @contextmanager
     def _locked(self) -> Iterator[list[Entry]]:
-        """The entries, oldest first, held exclusively (across processes with a path)."""
+        """The entries in the order charged, held exclusively (across processes with a path)."""
         with self._lock:
             if self._path is None:
                 yield self._memory
@@ -69,28 +82,50 @@ class Ledger:
                 for entry in entries[count:]:
                     fh.write(json.dumps(asdict(entry)) + "\n")
 
+    def _balance(self, entries: list[Entry]) -> int:
+        return self._starting - sum(e.cost_points for e in entries)
+
+    @staticmethod
+    def _covers(balance: int, points: int) -> bool:
+        return balance > 0 and balance >= points
+
     @property
     def balance(self) -> int:
+        """The starting balance less every charge, visible in the history yet or not."""
         with self._locked() as entries:
-            return self._starting - sum(e.cost_points for e in entries)
+            return self._balance(entries)
 
-    def charge(self, bot_name: str, points: int) -> bool:
-        """Take `points` if the balance covers them; False (and no change) if not."""
+    def can_pay(self, points: int) -> bool:
+        """Whether a charge of `points` would be accepted now (nothing is taken)."""
         with self._locked() as entries:
-            balance = self._starting - sum(e.cost_points for e in entries)
-            if balance <= 0 or balance < points:
+            return self._covers(self._balance(entries), points)
+
+    def charge(self, bot_name: str, points: int, *, stamp_us: int | None = None) -> bool:
+        """Take `points` if the balance covers them; False (and no change) if not.
+
+        The entry is stamped `stamp_us` (microseconds since the epoch; default: now)
+        and shows in the history once the clock has reached that stamp.
+        """
+        with self._locked() as entries:
+            if not self._covers(self._balance(entries), points):
                 return False
-            stamp = int(self._clock() * 1_000_000)
-            if entries and stamp <= entries[-1].creation_time:
-                stamp = entries[-1].creation_time + 1  # keep "newest first" a total order
+            stamp = int(self._clock() * 1_000_000) if stamp_us is None else stamp_us
             entries.append(Entry(f"q_{secrets.token_hex(10)}", stamp, bot_name, points))
             return True
 
     def history(self, *, limit: int, starting_after: str | None) -> dict[str, Any]:
-        """A page of entries, newest first, after the entry `starting_after` if given."""
-        horizon = int((self._clock() - HISTORY_DAYS * 86400) * 1_000_000)
+        """A page of visible entries, newest first, after the entry `starting_after` if given."""
+        now = self._clock()
+        horizon = int((now - HISTORY_DAYS * 86400) * 1_000_000)
         with self._locked() as entries:
-            newest_first = [e for e in reversed(entries) if e.creation_time >= horizon]
+            # Compared in seconds, like a job's status: an entry stamped at a job's
+            # completion shows exactly when the job reads `completed`.
+            visible = [
+                (e.creation_time, order, e)
+                for order, e in enumerate(entries)
+                if horizon <= e.creation_time and e.creation_time / 1_000_000 <= now
+            ]
+        newest_first = [e for _, _, e in sorted(visible, key=lambda t: t[:2], reverse=True)]
         start = 0
         if starting_after:
             ids = [e.query_id for e in newest_first]

@@ -189,7 +189,7 @@ def test_the_client_takes_a_turn_again_after_a_429(sim: Simulator) -> None:
     sim.inject_error(429, path_contains="/usage", retry_after="2")
 
     with client:
-        assert client.current_balance() == 1_000_000
+        assert client.current_balance() == 100_000_000
 
     assert len(transport.requests) == 2
     assert recorder.events == ["gate.wait", "acquire", "gate.block", "gate.wait", "acquire"]
@@ -355,7 +355,7 @@ def test_a_429_at_one_client_pauses_another_clients_calls(
     with client_on(redis_client) as web, client_on(other_process) as worker:
         with pytest.raises(RateLimited):
             web.current_balance()
-        assert worker.current_balance() == 1_000_000
+        assert worker.current_balance() == 100_000_000
 
     assert fake.sleeps == pytest.approx([7.0])
 

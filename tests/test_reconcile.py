@@ -1,15 +1,21 @@
-"""A create whose outcome is unknown is settled from the usage history, never resent."""
+"""A create whose outcome is unknown is settled from the points history, never resent.
+
+Time moves with time-machine: the simulator reads the same (travelled) clock as
+the database, so its charges and the jobs' times meet.
+"""
 
 from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import time_machine
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -17,15 +23,18 @@ from django.utils import timezone
 from videostudio.provider.catalog import find_model
 from videostudio.provider.client import ProviderClient
 from videostudio.simulator.app import Simulator
+from videostudio.usage import services as usage
 from videostudio.usage.models import LedgerEntry
 from videostudio.videos import connection, services, tracking
 from videostudio.videos.models import Video
-from videostudio.videos.reconcile import SETTLE, WINDOW, history_around, reconcile_fields
+
+from .conftest import make_user
 
 pytestmark = pytest.mark.django_db
 
 SORA = find_model("Sora-2")
 assert SORA is not None
+SORA_4S = 4 * 3000  # what the simulator charges for four seconds of Sora-2
 
 
 class TimeoutAfterCreate(httpx.BaseTransport):
@@ -49,8 +58,14 @@ class TimeoutAfterCreate(httpx.BaseTransport):
 
 
 @pytest.fixture
-def real_time_simulator(tmp_path: Path) -> Simulator:
-    # The usage history is compared with database times: both use the real clock.
+def traveller() -> Iterator[Any]:
+    """Moves the one clock that the database, the app and the simulator all read."""
+    with time_machine.travel(timezone.now(), tick=False) as traveller:
+        yield traveller
+
+
+@pytest.fixture
+def real_time_simulator(tmp_path: Path, traveller: Any) -> Simulator:
     return Simulator(clock=time.time, queue_seconds=1, render_seconds=5, cache_dir=tmp_path)
 
 
@@ -60,20 +75,23 @@ def make_client(transport: httpx.BaseTransport) -> ProviderClient:
     )
 
 
-def send(owner: Any, client: ProviderClient, token: uuid.UUID | None = None) -> Video:
+def send_lost(owner: Any, client: ProviderClient, token: uuid.UUID | None = None) -> Video:
+    """A send whose answer never arrives."""
     assert SORA is not None
     with pytest.raises(services.SubmitFailed) as raised:
         services.video_submit(
-            owner=owner,
-            spec=SORA,
-            prompt="a kite over dunes",
-            seconds=4,
-            size="720x1280",
-            image=None,
-            client=client,
-            token=token,
-        )
+            owner=owner, spec=SORA, prompt="a kite over dunes", seconds=4, size="720x1280",
+            image=None, client=client, token=token,
+        )  # fmt: skip
     return raised.value.video
+
+
+def send(owner: Any, client: ProviderClient, prompt: str = "known") -> Video:
+    assert SORA is not None
+    return services.video_submit(
+        owner=owner, spec=SORA, prompt=prompt, seconds=4, size="720x1280", image=None,
+        client=client,
+    )  # fmt: skip
 
 
 def sweep(client: ProviderClient) -> None:
@@ -81,87 +99,165 @@ def sweep(client: ProviderClient) -> None:
     tracking.videos_sweep(client=client, seconds=0)
 
 
+def settle_later(traveller: Any, client: ProviderClient, minutes: int = 40) -> None:
+    """Past the unconfirmed window (its charge may be stamped at completion): sweep."""
+    traveller.shift(timedelta(minutes=minutes))
+    sweep(client)
+
+
 def test_a_create_that_timed_out_is_unconfirmed_and_not_resent(
     owner: Any, real_time_simulator: Simulator
 ) -> None:
     transport = TimeoutAfterCreate(real_time_simulator.transport())
     token = uuid.uuid4()
-    video = send(owner, make_client(transport), token)
+    video = send_lost(owner, make_client(transport), token)
     assert video.status == Video.Status.UNCONFIRMED
     assert "will not be sent again" in video.error_message
     assert transport.creates == 1
 
     # The same form sent again finds the unconfirmed job instead of paying twice.
     again = services.video_submit(
-        owner=owner,
-        spec=SORA,  # type: ignore[arg-type]
-        prompt="a kite over dunes",
-        seconds=4,
-        size="720x1280",
-        image=None,
-        client=make_client(transport),
-        token=token,
-    )
+        owner=owner, spec=SORA, prompt="a kite over dunes", seconds=4,  # type: ignore[arg-type]
+        size="720x1280", image=None, client=make_client(transport), token=token,
+    )  # fmt: skip
     assert again.pk == video.pk and transport.creates == 1
 
 
-def test_a_charge_nobody_accounts_for_settles_it_as_made_but_untracked(
-    owner: Any, real_time_simulator: Simulator
+def test_the_one_unexplained_charge_settles_it_as_made_and_is_its_cost(
+    owner: Any, real_time_simulator: Simulator, traveller: Any
 ) -> None:
     client = make_client(TimeoutAfterCreate(real_time_simulator.transport()))
-    video = send(owner, client)
-    sweep(client)
+    video = send_lost(owner, client)
+    sweep(client)  # too early: its window is still open
     video.refresh_from_db()
-    assert video.status == Video.Status.FAILED
-    assert video.error_code == "charged_untracked"
-    assert video.next_poll_at is None
+    assert video.status == Video.Status.UNCONFIRMED and video.next_poll_at is not None
+
+    settle_later(traveller, client)
+    video.refresh_from_db()
+    assert (video.status, video.error_code) == (Video.Status.FAILED, "charged_untracked")
+    assert (video.cost_points, video.cost_source) == (SORA_4S, Video.Cost.LEDGER)
+    assert LedgerEntry.objects.get(video=video).cost_points == SORA_4S
+    assert video.next_poll_at is None and video.reserved_points == 0
 
 
-def test_no_charge_after_the_window_settles_it_as_never_made(
-    owner: Any, real_time_simulator: Simulator
+def test_no_charge_in_its_window_settles_it_as_never_made(
+    owner: Any, real_time_simulator: Simulator, traveller: Any
 ) -> None:
     client = make_client(TimeoutAfterCreate(real_time_simulator.transport(), deliver=False))
-    token = uuid.uuid4()
-    video = send(owner, client, token)
-
-    sweep(client)  # too early to conclude
+    video = send_lost(owner, client, uuid.uuid4())
+    settle_later(traveller, client)
     video.refresh_from_db()
-    assert video.status == Video.Status.UNCONFIRMED
-    assert video.next_poll_at is not None
-
-    Video.objects.filter(pk=video.pk).update(
-        created_at=timezone.now() - WINDOW - SETTLE - timedelta(minutes=1)
-    )
-    sweep(client)
-    video.refresh_from_db()
-    assert video.status == Video.Status.FAILED
-    assert video.error_code == "not_created"
+    assert (video.status, video.error_code) == (Video.Status.FAILED, "not_created")
     assert "safe to try again" in video.error_message
     assert video.client_token is None  # the form may be sent again
+    assert (video.cost_points, video.cost_source) == (0, Video.Cost.NONE)
 
 
-def test_a_known_job_in_the_window_accounts_for_its_own_charge(
-    owner: Any, real_time_simulator: Simulator
+def test_teammates_charges_in_the_window_are_theirs_not_the_lost_sends(
+    owner: Any, teammate: Any, real_time_simulator: Simulator, traveller: Any
 ) -> None:
     plain = make_client(real_time_simulator.transport())
-    services.video_submit(
-        owner=owner,
-        spec=SORA,  # type: ignore[arg-type]
-        prompt="known",
-        seconds=4,
-        size="720x1280",
-        image=None,
-        client=plain,
+    known = [send(teammate, plain, f"known {i}") for i in range(3)]
+    lost = send_lost(
+        owner, make_client(TimeoutAfterCreate(real_time_simulator.transport(), deliver=False))
     )
-    client = make_client(TimeoutAfterCreate(real_time_simulator.transport(), deliver=False))
-    video = send(owner, client)
-    sweep(client)
+    traveller.shift(timedelta(seconds=30))
+    known.append(send(teammate, plain, "a minute later"))
+    settle_later(traveller, plain)
+    lost.refresh_from_db()
+    assert lost.error_code == "not_created" and lost.cost_points == 0
+    for video in known:
+        video.refresh_from_db()
+        assert (video.cost_points, video.cost_source) == (SORA_4S, Video.Cost.REPORTED)
+        assert video.charge.cost_points == SORA_4S
+
+
+def test_sends_the_provider_answered_500_are_never_billed(
+    owner: Any, teammate: Any, real_time_simulator: Simulator, traveller: Any
+) -> None:
+    plain = make_client(real_time_simulator.transport())
+    failed = []
+    for i in range(4):
+        send(teammate, plain, f"teammate {i}")
+        with pytest.raises(services.SubmitFailed) as raised:
+            send(owner, plain, f"mine {i} [error:500]")
+        failed.append(raised.value.video)
+        traveller.shift(timedelta(seconds=20))
+    assert {v.status for v in failed} == {Video.Status.UNCONFIRMED}
+    settle_later(traveller, plain)
+    for video in failed:
+        video.refresh_from_db()
+        assert (video.error_code, video.cost_points) == ("not_created", 0)
+    assert usage.budget_state(owner).spent == 0
+    assert usage.budget_state(teammate).spent == 4 * SORA_4S
+    assert not LedgerEntry.objects.filter(video__isnull=True).exists()
+
+
+def test_a_failed_teammate_job_never_takes_the_charge_of_a_made_send(
+    owner: Any, teammate: Any, real_time_simulator: Simulator, traveller: Any
+) -> None:
+    plain = make_client(real_time_simulator.transport())
+    failing = send(teammate, plain, "boom [fail]")
+    lost = send_lost(owner, make_client(TimeoutAfterCreate(real_time_simulator.transport())))
+    settle_later(traveller, plain)
+    failing.refresh_from_db()
+    lost.refresh_from_db()
+    assert failing.status == Video.Status.FAILED
+    assert (failing.cost_points, failing.cost_source) == (0, Video.Cost.NONE)
+    assert lost.error_code == "charged_untracked" and lost.cost_points == SORA_4S
+
+
+def test_when_a_charge_could_be_either_send_both_stay_unsettled_for_an_admin(
+    client: Client, owner: Any, staff: Any, real_time_simulator: Simulator, traveller: Any
+) -> None:
+    # Two lost sends, one of which reached the provider: one charge, two claimants.
+    made = send_lost(owner, make_client(TimeoutAfterCreate(real_time_simulator.transport())))
+    kim = make_user("kim")
+    other = send_lost(
+        kim, make_client(TimeoutAfterCreate(real_time_simulator.transport(), deliver=False))
+    )
+    plain = make_client(real_time_simulator.transport())
+    settle_later(traveller, plain)
+    for video in (made, other):
+        video.refresh_from_db()
+        assert video.status == Video.Status.UNSETTLED
+        assert video.cost_points is None and video.reserved_points == 0  # nothing on a guess
+        assert len(usage.unsettled_evidence(video)) == 1
+    assert usage.budget_state(owner).spent == usage.budget_state(kim).spent == 0
+
+    client.force_login(staff)
+    page = client.get(reverse("usage:review"), {"tab": "unsettled"}).content.decode()
+    assert f'id="unsettled-{made.pk}"' in page and page.count('name="charge"') == 4
+    entry = usage.unsettled_evidence(made)[0]
+    response = client.post(reverse("usage:settle", args=[made.pk]), {"charge": str(entry.pk)})
+    assert response.status_code == 302
+    made.refresh_from_db()
+    assert (made.error_code, made.cost_points) == ("charged_untracked", entry.cost_points)
+    # With the charge explained, the other send is settled by the rules: never made.
+    usage.ledger_match()
+    other.refresh_from_db()
+    assert (other.error_code, other.cost_points) == ("not_created", 0)
+
+
+def test_an_admin_can_say_an_unsettled_send_was_never_made(
+    client: Client, owner: Any, staff: Any, real_time_simulator: Simulator, tmp_path: Path
+) -> None:
+    video = send_lost(owner, make_client(TimeoutAfterCreate(real_time_simulator.transport())))
+    Video.objects.filter(pk=video.pk).update(status=Video.Status.UNSETTLED)
+    client.force_login(staff)
+    url = reverse("usage:settle", args=[video.pk])
+    assert client.post(url, {"charge": "99999999999999999999"}).status_code == 302
     video.refresh_from_db()
-    assert video.status == Video.Status.UNCONFIRMED  # one charge, one known job
+    assert video.status == Video.Status.UNSETTLED  # junk changes nothing
+    client.post(url, {"charge": "none"})
+    video.refresh_from_db()
+    assert (video.error_code, video.cost_points) == ("not_created", 0)
+    client.force_login(owner)
+    assert client.post(url, {"charge": "none"}).status_code == 302  # to the admin login
 
 
-def test_without_a_usage_history_it_says_it_cannot_be_settled(
-    owner: Any, real_time_simulator: Simulator
+def test_without_a_usage_history_it_ends_unsettled_not_guessed(
+    owner: Any, real_time_simulator: Simulator, traveller: Any
 ) -> None:
     def no_usage(request: httpx.Request) -> httpx.Response:
         if request.url.path.startswith("/usage"):
@@ -170,11 +266,15 @@ def test_without_a_usage_history_it_says_it_cannot_be_settled(
         return real_time_simulator.transport().handle_request(request)
 
     client = make_client(TimeoutAfterCreate(httpx.MockTransport(no_usage)))
-    video = send(owner, client)
-    sweep(client)
+    video = send_lost(owner, client)
+    settle_later(traveller, client)
     video.refresh_from_db()
-    assert video.status == Video.Status.FAILED
-    assert "may or may not have been made" in video.error_message
+    assert video.status == Video.Status.UNCONFIRMED  # the history was never read whole
+    settle_later(traveller, client, minutes=90)
+    video.refresh_from_db()
+    assert video.status == Video.Status.UNSETTLED
+    assert "could not be read" in video.error_message
+    assert video.next_poll_at is None
 
 
 def test_the_form_moves_on_to_the_list_with_a_warning(
@@ -191,40 +291,3 @@ def test_the_form_moves_on_to_the_list_with_a_warning(
     assert response.redirect_chain[-1][0] == reverse("videos:list")
     assert "will not be sent again" in html
     assert "Unconfirmed" in html
-
-
-def test_an_uncharged_known_job_never_makes_a_charged_one_look_safe(
-    owner: Any, real_time_simulator: Simulator
-) -> None:
-    # A teammate's job the provider knows (and did not charge, say) ...
-    known = a_known_job(owner, real_time_simulator)
-    # ... and ours: made and charged, but its answer was lost.
-    client = make_client(TimeoutAfterCreate(real_time_simulator.transport()))
-    video = send(owner, client)
-    Video.objects.filter(pk=known.pk).update(submitted_at=video.created_at)
-    late = video.created_at + WINDOW + SETTLE + timedelta(minutes=1)
-    # One charge in the window, one known job: it cannot be told whose it is.
-    entries = history_around(video, client)
-    fields = reconcile_fields(video, entries[:1], late)
-    assert fields["error_code"] == "unsettled"
-    assert "client_token" not in fields  # sending the same form again finds this job
-
-
-def test_a_charge_found_for_an_untracked_job_is_its_cost(
-    owner: Any, real_time_simulator: Simulator
-) -> None:
-    client = make_client(TimeoutAfterCreate(real_time_simulator.transport()))
-    video = send(owner, client)
-    sweep(client)
-    video.refresh_from_db()
-    assert video.error_code == "charged_untracked"
-    assert video.cost_points == 4000 and video.cost_source == Video.Cost.MEASURED
-    assert LedgerEntry.objects.get(video=video).cost_points == 4000
-
-
-def a_known_job(owner: Any, simulator: Simulator) -> Video:
-    assert SORA is not None
-    return services.video_submit(
-        owner=owner, spec=SORA, prompt="known", seconds=4, size="720x1280", image=None,
-        client=make_client(simulator.transport()),
-    )  # fmt: skip

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.core.cache import cache
 from django.db import connection as db_connection
 from django.test import Client
 from django.urls import reverse
@@ -28,7 +27,7 @@ from .conftest import FakeClock, make_user
 from .factories import a_video
 
 pytestmark = pytest.mark.django_db
-SORA_RATE = 1000  # the simulator's made-up price per second for Sora-2
+SORA_RATE = 3000  # what the simulator charges per second of Sora-2
 
 
 def send(owner: Any, client: ProviderClient, prompt: str = "a fox", seconds: int = 4) -> Video:
@@ -52,7 +51,7 @@ def test_a_cost_the_provider_reports_is_measured_and_teaches_the_rate(
     owner: Any, app_client: ProviderClient, clock: FakeClock
 ) -> None:
     video = finish(send(owner, app_client, seconds=8), app_client, clock)
-    assert (video.cost_points, video.cost_source) == (8 * SORA_RATE, Video.Cost.MEASURED)
+    assert (video.cost_points, video.cost_source) == (8 * SORA_RATE, Video.Cost.REPORTED)
     assert video.reserved_points == 0
     assert CatalogEntry.objects.get(name="Sora-2").learned_points_per_second == SORA_RATE
 
@@ -96,7 +95,7 @@ def test_the_ledger_pages_through_the_history_once_and_matches_charges(
     assert LedgerEntry.objects.filter(video__isnull=True).get().bot_name == "Veo-3"
     for video in videos[:3]:
         video.refresh_from_db()
-        assert video.cost_source == Video.Cost.MEASURED and video.reserved_points == 0
+        assert video.cost_source == Video.Cost.LEDGER and video.reserved_points == 0
 
     again = usage.ledger_sync(client=app_client)
     assert (again.new, again.matched, again.pages) == (0, 0, 1)
@@ -113,13 +112,15 @@ def test_the_ledger_pages_through_the_history_once_and_matches_charges(
 def test_the_balance_is_shown_to_members_unless_staff_hide_it(
     client: Client, owner: Any, staff: Any, app_client: ProviderClient
 ) -> None:
-    assert usage.balance_refresh(client=app_client) == 1_000_000
     client.force_login(owner)
-    assert "1000000 points" in client.get(reverse("videos:list")).content.decode()
+    assert "balance not read yet" in client.get(reverse("videos:list")).content.decode()
+    assert usage.balance_refresh(client=app_client) == 100_000_000
+    assert "100000000 points" in client.get(reverse("videos:list")).content.decode()
     UsagePolicy.objects.filter(pk=1).update(show_balance_to_members=False)
-    assert "1000000 points" not in client.get(reverse("videos:list")).content.decode()
+    html = client.get(reverse("videos:list")).content.decode()
+    assert "100000000 points" not in html and "balance not read yet" not in html
     client.force_login(staff)
-    assert "1000000 points" in client.get(reverse("videos:list")).content.decode()
+    assert "100000000 points" in client.get(reverse("videos:list")).content.decode()
 
 
 def test_a_low_balance_warns_everyone(client: Client, owner: Any) -> None:
@@ -132,30 +133,58 @@ def test_a_low_balance_warns_everyone(client: Client, owner: Any) -> None:
 
 
 def test_a_402_stops_every_member_until_the_balance_recovers(
-    client: Client, owner: Any, teammate: Any, app_client: ProviderClient, recorder: Any
+    client: Client,
+    owner: Any,
+    teammate: Any,
+    staff: Any,
+    app_client: ProviderClient,
+    recorder: Any,
+    simulator: Simulator,
 ) -> None:
+    simulator.ledger.set_balance(0)
     with pytest.raises(services.SubmitFailed):
-        send(owner, app_client, prompt="one more [error:402]")
+        send(owner, app_client, prompt="one more")
     assert UsagePolicy.current().out_of_points_since is not None
 
     client.force_login(teammate)
     page = client.get(reverse("videos:new")).content.decode()
     assert "points are used up" in page  # the banner, for everyone
-    sent = len(recorder.requests)
+    assert "Points added: check now" not in page  # that is for staff
     data = {"model": "Sora-2", "prompt": "a kite", "seconds": "4", "size": "720x1280"}
-    # The simulator's balance is fine again: the first re-check lifts the block...
-    response = client.post(reverse("videos:new"), data)
-    assert response.status_code == 302
-    assert UsagePolicy.current().out_of_points_since is None
-
-    # ...but while the provider still says no, nobody can send, and nothing is sent.
-    usage.credits_note_exhausted()
-    cache.add("videostudio:usage:balance-recheck", 1, 60)  # checked a moment ago
+    # While the provider still says no, nobody can send: one balance read, no create.
     sent = len(recorder.requests)
     response = client.post(reverse("videos:new"), data, headers={"HX-Request": "true"})
     assert "points are used up" in response.content.decode()
-    assert len(recorder.requests) == sent
+    assert recorder.paths()[sent:] == ["GET /usage/current_balance"]
+    assert Video.objects.filter(owner=teammate).count() == 0
+
+    # Points are added: the very next attempt reads the balance and goes through.
+    simulator.ledger.set_balance(50_000)
+    response = client.post(reverse("videos:new"), data)
+    assert response.status_code == 302
+    assert UsagePolicy.current().out_of_points_since is None
     assert Video.objects.filter(owner=teammate).count() == 1
+
+
+def test_staff_can_check_the_balance_at_once_after_adding_points(
+    client: Client, staff: Any, owner: Any, app_client: ProviderClient, simulator: Simulator
+) -> None:
+    usage.credits_note_exhausted()
+    client.force_login(staff)
+    page = client.get(reverse("videos:list")).content.decode()
+    assert "Points added: check now" in page
+    simulator.ledger.set_balance(0)
+    response = client.post(reverse("usage:balance"), {"next": "/gallery/"}, follow=True)
+    assert "still reports no points" in response.content.decode()
+    assert response.redirect_chain[-1][0] == "/gallery/"
+    assert UsagePolicy.current().out_of_points_since is not None
+    simulator.ledger.set_balance(70_000)
+    response = client.post(reverse("usage:balance"), {"next": "https://evil.example/"})
+    assert response["Location"] == reverse("videos:list")  # never off-site
+    assert UsagePolicy.current().out_of_points_since is None
+    client.force_login(owner)
+    assert client.post(reverse("usage:balance")).status_code == 302  # to the admin login
+    assert "/admin/login/" in client.post(reverse("usage:balance"))["Location"]
 
 
 # --- Budgets -------------------------------------------------------------------------------
@@ -165,18 +194,20 @@ def test_a_reservation_becomes_the_cost_or_is_released(
     owner: Any, app_client: ProviderClient, clock: FakeClock
 ) -> None:
     CatalogEntry.objects.filter(name="Sora-2").update(points_per_second=SORA_RATE)
-    Budget.objects.create(user=owner, monthly_points=20_000)
+    Budget.objects.create(user=owner, monthly_points=60_000)
     video = send(owner, app_client, seconds=8)
-    assert video.reserved_points == 8000
-    assert usage.budget_state(owner).reserved == 8000
+    assert video.reserved_points == 24_000
+    assert usage.budget_state(owner).reserved == 24_000
     video = finish(video, app_client, clock)
     state = usage.budget_state(owner)
-    assert (state.spent, state.reserved, state.remaining) == (8000, 0, 12000)
+    assert (state.spent, state.reserved, state.remaining) == (24_000, 0, 36_000)
 
     failing = send(owner, app_client, prompt="boom [fail]", seconds=4)
-    assert usage.budget_state(owner).reserved == 4000
-    finish(failing, app_client, clock)
-    assert usage.budget_state(owner).reserved == 0
+    assert usage.budget_state(owner).reserved == 12_000
+    failing = finish(failing, app_client, clock)
+    assert (failing.cost_points, failing.cost_source) == (0, Video.Cost.NONE)
+    state = usage.budget_state(owner)
+    assert (state.spent, state.reserved) == (24_000, 0)
 
 
 def test_a_submission_past_the_budget_is_refused_with_the_numbers(
@@ -184,17 +215,17 @@ def test_a_submission_past_the_budget_is_refused_with_the_numbers(
 ) -> None:
     CatalogEntry.objects.filter(name="Sora-2").update(points_per_second=SORA_RATE)
     UsagePolicy.current()
-    UsagePolicy.objects.filter(pk=1).update(default_monthly_budget=10_000)
-    a_video(owner=owner, cost_points=7000, cost_source="measured")
+    UsagePolicy.objects.filter(pk=1).update(default_monthly_budget=30_000)
+    a_video(owner=owner, cost_points=21_000, cost_source="reported")
     client.force_login(owner)
     assert (
-        "3000 of your 10000-point budget left"
+        "9000 of your 30000-point budget left"
         in client.get(reverse("videos:list")).content.decode()
     )
     data = {"model": "Sora-2", "prompt": "too long", "seconds": "8", "size": "720x1280"}
     html = client.post(reverse("videos:new"), data, headers={"HX-Request": "true"}).content.decode()
-    assert "cost about 8000 points" in html
-    assert "7000 spent and 0 reserved of 10000 (remaining 3000)" in html
+    assert "cost about 24000 points" in html
+    assert "21000 spent and 0 reserved of 30000 (remaining 9000)" in html
     assert recorder.requests == [] and Video.objects.count() == 1
 
 
@@ -204,7 +235,7 @@ def test_parallel_submissions_cannot_overspend(tmp_path: Path) -> None:
     # one database (PostgreSQL, or SQLite on a file).
     owner = make_user("racer")
     CatalogEntry.objects.filter(name="Sora-2").update(points_per_second=SORA_RATE)
-    Budget.objects.create(user=owner, monthly_points=20_000)  # room for 5 of 8 jobs
+    Budget.objects.create(user=owner, monthly_points=60_000)  # room for 5 of 8 jobs
     simulator = Simulator(clock=FakeClock(), cache_dir=tmp_path, fps=4)
     connection._client = ProviderClient(
         base_url="http://s/v1", api_key="k", transport=simulator.transport()
@@ -233,7 +264,7 @@ def test_parallel_submissions_cannot_overspend(tmp_path: Path) -> None:
     # 302: sent and on its way; 200: the form again, with the budget's refusal.
     assert sorted(statuses) == [200] * 3 + [302] * 5
     assert Video.objects.filter(owner=owner).count() == 5
-    assert usage.budget_state(owner).reserved == 20_000
+    assert usage.budget_state(owner).reserved == 60_000
 
 
 # --- Review --------------------------------------------------------------------------------
@@ -252,9 +283,11 @@ def test_the_review_is_for_staff_only(client: Client, owner: Any, staff: Any) ->
 
 def test_the_review_totals_chart_and_exports(client: Client, staff: Any, owner: Any) -> None:
     bob = make_user("bob")
-    a_video(owner=owner, cost_points=4000, cost_source="measured")
+    a_video(owner=owner, cost_points=4000, cost_source="reported")
     a_video(owner=owner, model="Veo-3", cost_points=2500, cost_source="estimated")
-    failed = a_video(owner=bob, status=Video.Status.FAILED, cost_points=None, submitted_at=None)
+    failed = a_video(
+        owner=bob, status=Video.Status.FAILED, cost_points=0, cost_source="none", provider_id=None
+    )
     LedgerEntry.objects.create(
         query_id="q-1", created_at=failed.created_at, bot_name="Sora-2", cost_points=10
     )
@@ -299,8 +332,8 @@ def test_the_ledger_and_balance_are_read_on_a_schedule(app_client: ProviderClien
         "videostudio.usage.tasks.refresh_balance",
     } <= funcs
     app_client.create_video(model="Sora-2", prompt="direct", seconds=4)
-    assert tasks.sync_ledger() == "1 new charges in 1 pages; 0 matched to jobs"
-    assert tasks.refresh_balance() == "balance 996000 points"
+    assert tasks.sync_ledger() == "1 charges read in 1 pages, 1 new; 0 attributed to jobs"
+    assert tasks.refresh_balance() == "balance 99988000 points"
 
 
 def test_every_period_of_the_range_has_a_bar(owner: Any) -> None:
@@ -312,7 +345,7 @@ def test_every_period_of_the_range_has_a_bar(owner: Any) -> None:
         scope = Scope(start=start, end=today, period=period)
         return per_period(jobs(scope), scope)
 
-    a_video(owner=owner, cost_points=300, cost_source="measured")
+    a_video(owner=owner, cost_points=300, cost_source="reported")
     today = timezone.localdate()
     days = bars(today.replace(day=1), "day")
     assert len(days) == today.day and days[-1] == (today, 300)

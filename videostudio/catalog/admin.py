@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -24,12 +26,14 @@ class CatalogEntryAdmin(admin.ModelAdmin):
         "image_input",
         "remix",
         "extend",
+        "points_per_second",
         "position",
     ]
     list_editable = ["enabled", "position"]
     list_filter = ["enabled", "family", "source", ("retired_at", admin.EmptyFieldListFilter)]
     search_fields = ["name", "label", "notes"]
     readonly_fields = ("source", "seen_at", "retired_at", "last_error", "updated_at")
+    price_readonly = ("price_source", "learned_points_per_second", "learned_hd_points_per_second")
     actions = ["enable", "disable"]
     fieldsets = [
         (None, {"fields": ["name", "label", "family", "enabled", "position", "notes"]}),
@@ -48,8 +52,22 @@ class CatalogEntryAdmin(admin.ModelAdmin):
                 ]
             },
         ),
+        (
+            "Price (estimates until the provider reports real costs)",
+            {"fields": ["points_per_second", "hd_points_per_second", *price_readonly]},
+        ),
         ("At the provider", {"fields": readonly_fields}),
     ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: object = None) -> tuple[str, ...]:
+        return (*self.readonly_fields, *self.price_readonly)
+
+    def save_model(self, request: HttpRequest, obj: CatalogEntry, form: Any, change: bool) -> None:
+        if {"points_per_second", "hd_points_per_second"} & set(form.changed_data):
+            obj.price_source = (
+                CatalogEntry.Price.ADMIN if obj.points_per_second else CatalogEntry.Price.NONE
+            )
+        super().save_model(request, obj, form, change)
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         # Old videos keep their model: retire or disable instead.

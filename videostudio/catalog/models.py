@@ -32,6 +32,15 @@ def parse_sizes(text: str) -> tuple[str, ...]:
     return values
 
 
+def is_hd(size: str) -> bool:
+    """Sizes priced higher where a model's price depends on size (1024 px and up)."""
+    width, _, height = size.partition("x")
+    try:
+        return min(int(width), int(height)) >= 1024
+    except ValueError:
+        return False
+
+
 class CatalogEntry(models.Model):
     """One model the provider offers, and what this studio lets members do with it.
 
@@ -59,11 +68,31 @@ class CatalogEntry(models.Model):
     max_lineage_seconds = models.PositiveIntegerField(
         null=True, blank=True, help_text="Longest total of a video and its extensions."
     )
+
+    class Price(models.TextChoices):
+        SEED = "seed", "List price shipped with videostudio (an estimate)"
+        ADMIN = "admin", "Set by an admin"
+        NONE = "", "Not priced"
+
     points_per_second = models.FloatField(
-        null=True, blank=True, help_text="What a second costs, to estimate jobs (set by an admin)."
+        null=True, blank=True, help_text="What a second costs, to estimate jobs before they run."
     )
+    hd_points_per_second = models.FloatField(
+        "HD points per second",
+        null=True,
+        blank=True,
+        help_text="What a second costs at sizes of 1024 pixels or more on the short side "
+        "(empty: the same as above).",
+    )
+    price_source = models.CharField(max_length=5, choices=Price.choices, blank=True)
     learned_points_per_second = models.FloatField(
         null=True, blank=True, help_text="Learned from the costs the provider reported."
+    )
+    learned_hd_points_per_second = models.FloatField(
+        "learned HD points per second",
+        null=True,
+        blank=True,
+        help_text="Learned from the costs the provider reported at HD sizes.",
     )
     enabled = models.BooleanField(default=True, help_text="Members can choose it for new videos.")
     position = models.PositiveIntegerField(default=100, help_text="Order in the form.")
@@ -88,8 +117,23 @@ class CatalogEntry(models.Model):
 
     @property
     def rate(self) -> float | None:
-        """Points per second for estimates: what was learned, else the admin's seed."""
+        """Points per second at the standard sizes: what was learned, else the price."""
         return self.learned_points_per_second or self.points_per_second
+
+    def rate_for(self, size: str) -> float | None:
+        """Points per second for a job of `size`: learned, else priced, else None."""
+        if is_hd(size):
+            return (
+                self.learned_hd_points_per_second
+                or self.hd_points_per_second
+                or self.learned_points_per_second
+                or self.points_per_second
+            )
+        return self.rate
+
+    @property
+    def priced(self) -> bool:
+        return bool(self.points_per_second or self.learned_points_per_second)
 
     @property
     def available(self) -> bool:
@@ -149,5 +193,8 @@ class CatalogEntry(models.Model):
             extend=spec.extend,
             max_lineage_seconds=spec.max_lineage_seconds,
             notes=spec.notes,
+            points_per_second=spec.points_per_second,
+            hd_points_per_second=spec.hd_points_per_second,
+            price_source=CatalogEntry.Price.SEED if spec.points_per_second else "",
             **extra,
         )

@@ -30,6 +30,32 @@ class ModelSpec:
     max_lineage_seconds: int | None = None
     notes: str = ""
     aliases: tuple[str, ...] = field(default=())
+    # List prices in Poe points (about 33,000 a dollar), estimates only: what the
+    # provider reports for a job always wins. HD: 1024 px or more on the short side.
+    points_per_second: float | None = None
+    hd_points_per_second: float | None = None
+
+
+POINTS_PER_DOLLAR = 33_000  # Poe's add-on points: about $30 per million
+# Late-2026 list prices in dollars per second (see DESIGN.md); HD where it differs.
+LIST_PRICES: dict[str, tuple[float, float | None]] = {
+    "Sora-2": (0.10, None),
+    "Sora-2-Pro": (0.30, 0.50),
+    "Veo-2": (0.50, None),
+    "Veo-3": (0.40, None),
+    "Veo-3.1": (0.40, None),
+    "Veo-3-Fast": (0.15, None),
+    "Veo-3.1-Fast": (0.15, None),
+}
+
+
+def list_points(name: str) -> tuple[float | None, float | None]:
+    """Seed points per second (standard, HD) for a model, from its list price."""
+    dollars, hd = LIST_PRICES.get(name, (None, None))
+    return (
+        round(dollars * POINTS_PER_DOLLAR) if dollars is not None else None,
+        round(hd * POINTS_PER_DOLLAR) if hd is not None else None,
+    )
 
 
 _SORA_DURATIONS = (4, 8, 12, 16, 20)
@@ -46,6 +72,7 @@ DEFAULT_CATALOG: tuple[ModelSpec, ...] = (
         remix=True,
         extend=True,
         max_lineage_seconds=120,
+        points_per_second=list_points("Sora-2")[0],
     ),
     ModelSpec(
         name="Sora-2-Pro",
@@ -57,6 +84,8 @@ DEFAULT_CATALOG: tuple[ModelSpec, ...] = (
         remix=True,
         extend=True,
         max_lineage_seconds=120,
+        points_per_second=list_points("Sora-2-Pro")[0],
+        hd_points_per_second=list_points("Sora-2-Pro")[1],
     ),
     *(
         ModelSpec(
@@ -66,6 +95,7 @@ DEFAULT_CATALOG: tuple[ModelSpec, ...] = (
             durations=_VEO_DURATIONS,
             default_seconds=8,
             sizes=(PORTRAIT, LANDSCAPE),
+            points_per_second=list_points(name)[0],
         )
         for name in ("Veo-2", "Veo-3", "Veo-3-Fast", "Veo-3.1", "Veo-3.1-Fast")
     ),

@@ -19,8 +19,10 @@ def team_balance(request: HttpRequest) -> dict[str, Any]:
         and policy.low_balance_threshold
         and latest.points < policy.low_balance_threshold
     )
+    show = policy.show_balance_to_members or user.is_staff
     return {
-        "team_balance": latest if (policy.show_balance_to_members or user.is_staff) else None,
+        "show_balance": show,
+        "team_balance": latest if show else None,
         "team_balance_low": low,
         "team_out_of_points": policy.out_of_points_since is not None,
     }

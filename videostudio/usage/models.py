@@ -71,6 +71,8 @@ class UsagePolicy(models.Model):
     )
     # Set when the provider answers 402; cleared when the balance is seen above zero.
     out_of_points_since = models.DateTimeField(null=True, blank=True)
+    # The ledger holds every charge stamped before this (a sync read back to known ones).
+    ledger_complete_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = "usage policy"

@@ -39,7 +39,9 @@ def default_scope() -> Scope:
 
 
 def jobs(scope: Scope) -> QuerySet[Video]:
-    videos = Video.objects.filter(created_at__gte=scope.since, created_at__lt=scope.until)
+    """Jobs whose cost counts in the scope: by their charge's time once attributed, so
+    the jobs of a period and the ledger of that period are the same money."""
+    videos = Video.objects.filter(cost_at__gte=scope.since, cost_at__lt=scope.until)
     if scope.member:
         videos = videos.filter(owner__username=scope.member)
     if scope.model:
@@ -67,7 +69,7 @@ def per_period(videos: QuerySet[Video], scope: Scope) -> list[tuple[date, int]]:
     period = scope.period
     rows = (
         videos.order_by()
-        .annotate(bucket=TRUNC[period]("created_at"))
+        .annotate(bucket=TRUNC[period]("cost_at"))
         .values("bucket")
         .annotate(points=Sum("cost_points"))
         .order_by("bucket")
@@ -102,6 +104,8 @@ def ledger(scope: Scope, attributed: str = "") -> QuerySet[LedgerEntry]:
     ).select_related("video__owner")
     if scope.model:
         entries = entries.filter(bot_name__iexact=scope.model)
+    if scope.member:
+        entries = entries.filter(video__owner__username=scope.member)
     if attributed == "yes":
         entries = entries.filter(video__isnull=False)
     elif attributed == "no":
@@ -110,13 +114,77 @@ def ledger(scope: Scope, attributed: str = "") -> QuerySet[LedgerEntry]:
 
 
 def failed(scope: Scope) -> QuerySet[Video]:
-    return jobs(scope).filter(status=Video.Status.FAILED)
+    return jobs(scope).filter(
+        status__in=[Video.Status.FAILED, Video.Status.UNSETTLED, Video.Status.UNCONFIRMED]
+    )
 
 
-# A job's charge shows up in the history within this long, or not at all.
-MATCH_AFTER = timedelta(minutes=10)
+def unsettled() -> QuerySet[Video]:
+    """Sends nobody could settle, whatever the scope: each waits for an admin."""
+    return Video.objects.filter(status=Video.Status.UNSETTLED).select_related("owner")
 
 
-def ledger_synced_until() -> datetime | None:
-    """When the ledger last took new charges: missing charges before then mean none."""
-    return LedgerEntry.objects.order_by("-synced_at").values_list("synced_at", flat=True).first()
+_STILL_RUNNING = [
+    Video.Status.SUBMITTING,
+    Video.Status.QUEUED,
+    Video.Status.IN_PROGRESS,
+    Video.Status.UNCONFIRMED,
+]
+
+
+@dataclass(frozen=True)
+class Books:
+    """Whether the scope's books close: the provider's ledger against the job costs.
+
+    ledger = attributed + unattributed, always. Job costs = attributed (each job
+    holding its charge costs exactly that charge) + reported costs whose charge is
+    not in the ledger (yet) + estimates. With nothing in the last two, job costs +
+    unattributed = the provider's ledger total.
+    """
+
+    ledger_total: int
+    attributed: int
+    unattributed: int
+    jobs_total: int
+    jobs_backed: int
+    reported_unmatched: int
+    estimated_only: int
+    unknown_jobs: int  # jobs whose cost nobody can say: unpriced, unsettled
+    member: str = ""
+
+    @property
+    def closes(self) -> bool:
+        return self.jobs_total + self.unattributed == self.ledger_total
+
+    @property
+    def gap(self) -> int:
+        return self.jobs_total + self.unattributed - self.ledger_total
+
+
+def books(scope: Scope) -> Books:
+    entries = ledger(scope)
+    sums = entries.aggregate(
+        total=Sum("cost_points"), attributed=Sum("cost_points", filter=Q(video__isnull=False))
+    )
+    videos = jobs(scope)
+    costs = videos.aggregate(
+        total=Sum("cost_points"),
+        backed=Sum("cost_points", filter=Q(charge__isnull=False)),
+        reported=Sum("cost_points", filter=Q(charge__isnull=True, cost_source=Video.Cost.REPORTED)),
+        estimated=Sum(
+            "cost_points", filter=Q(charge__isnull=True, cost_source=Video.Cost.ESTIMATED)
+        ),
+        unknown=Count("pk", filter=Q(cost_points__isnull=True) & ~Q(status__in=_STILL_RUNNING)),
+    )
+    total, attributed = sums["total"] or 0, sums["attributed"] or 0
+    return Books(
+        ledger_total=total,
+        attributed=attributed,
+        unattributed=total - attributed,
+        jobs_total=costs["total"] or 0,
+        jobs_backed=costs["backed"] or 0,
+        reported_unmatched=costs["reported"] or 0,
+        estimated_only=costs["estimated"] or 0,
+        unknown_jobs=costs["unknown"] or 0,
+        member=scope.member,
+    )

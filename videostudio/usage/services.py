@@ -1,15 +1,18 @@
 """Points: what each job cost, the provider's ledger, the team balance, budgets.
 
-One key means one bill. Costs come from the provider when it says (a completed
-video's `usage`, or its points history); otherwise they are estimated from the
-catalog's points per second, and say so.
+One key means one bill, and money has an order of truth: the cost the provider
+reports on a completed job; else a charge from its points history attributed to
+the job beyond doubt (`matching` holds the rules); else an estimate from the
+catalog's price, always labelled as one. A job the provider failed cost nothing.
+A charge that cannot be told apart stays unattributed and visible, so the books
+(job costs + unattributed charges = the provider's ledger) can always be checked.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,15 +24,13 @@ from django.utils import timezone
 from videostudio.provider.client import ProviderClient
 from videostudio.provider.errors import ProviderError
 from videostudio.provider.types import HistoryEntry, RemoteVideo
+from videostudio.usage import matching
 from videostudio.usage.models import BalanceSnapshot, Budget, LedgerEntry, UsagePolicy
 from videostudio.videos.models import Video
 
 log = logging.getLogger(__name__)
 
-# A charge belongs to a job sent within this long of it.
-MATCH_WINDOW = timedelta(minutes=10)
 HISTORY_DAYS = 30
-BALANCE_RECHECK = 60  # seconds between balance checks while the team is out of points
 
 
 class Refused(Exception):
@@ -39,12 +40,32 @@ class Refused(Exception):
 # --- Costs ----------------------------------------------------------------------------------
 
 
-def cost_estimate(model: str, billed_seconds: int) -> int | None:
+def job_rate(model: str, size: str) -> float | None:
+    """Points per second for a job of `model` at `size`: learned, else priced, else None."""
     from videostudio.catalog.services import catalog_find
 
     entry = catalog_find(model)
-    rate = entry.rate if entry is not None else None
+    return entry.rate_for(size) if entry is not None else None
+
+
+def cost_estimate(model: str, billed_seconds: int, size: str = "") -> int | None:
+    """What a job should cost by the catalog's price (None: nobody priced the model)."""
+    rate = job_rate(model, size)
     return round(rate * billed_seconds) if rate else None
+
+
+def highest_rate() -> float | None:
+    """The dearest points per second anyone knows: what an unpriced model is held at."""
+    from videostudio.catalog.models import CatalogEntry
+
+    rates = CatalogEntry.objects.values_list(
+        "points_per_second",
+        "hd_points_per_second",
+        "learned_points_per_second",
+        "learned_hd_points_per_second",
+    )
+    known = [rate for row in rates for rate in row if rate]
+    return max(known, default=None)
 
 
 def reported_points(usage: Any) -> int | None:
@@ -59,33 +80,71 @@ def reported_points(usage: Any) -> int | None:
 
 
 def cost_fields(video: Video, remote: RemoteVideo, status: str) -> dict[str, Any]:
-    """What a finished job cost, to record with its final status."""
-    if status not in (Video.Status.COMPLETED, Video.Status.FAILED):
+    """What a finished job cost, to record with its final status.
+
+    The order of truth: the provider's own `usage`; else the charge attributed to it
+    from the ledger; else the catalog's estimate, labelled as one. A job the provider
+    reports as failed cost nothing.
+    """
+    if status == Video.Status.FAILED:
+        return {"reserved_points": 0, "cost_points": 0, "cost_source": Video.Cost.NONE}
+    if status != Video.Status.COMPLETED:
         return {}
     fields: dict[str, Any] = {"reserved_points": 0}
-    if video.cost_source == Video.Cost.MEASURED:
-        return fields  # the ledger already said
     measured = reported_points(remote.usage)
     if measured is not None:
-        fields.update(cost_points=measured, cost_source=Video.Cost.MEASURED)
-    elif status == Video.Status.COMPLETED:
-        estimate = cost_estimate(video.model, video.billed_seconds)
-        if estimate is not None:
-            fields.update(cost_points=estimate, cost_source=Video.Cost.ESTIMATED)
+        fields.update(cost_points=measured, cost_source=Video.Cost.REPORTED)
+    # Otherwise `costs_recorded` estimates it, unless the ledger has said meanwhile.
     return fields
 
 
-def rate_learn(model: str) -> None:
-    """Points per second for `model`, from the jobs the provider priced."""
-    from videostudio.catalog.models import CatalogEntry
-
-    totals = Video.objects.filter(
-        model__iexact=model, cost_source=Video.Cost.MEASURED, billed_seconds__gt=0
-    ).aggregate(points=Sum("cost_points"), seconds=Sum("billed_seconds"))
-    if totals["seconds"]:
-        CatalogEntry.objects.filter(name__iexact=model).update(
-            learned_points_per_second=totals["points"] / totals["seconds"]
+def costs_recorded(video_id: int) -> None:
+    """After a job finished: estimate a cost nobody reported, drop a ledger link the
+    provider's word contradicts (a failed job is never charged; a reported cost is
+    exact), and learn the rate."""
+    video = Video.objects.filter(pk=video_id).select_related("charge").first()
+    if video is None:
+        return
+    if video.status == Video.Status.COMPLETED and video.cost_source in ("", Video.Cost.ESTIMATED):
+        estimate = cost_estimate(video.model, video.billed_seconds, video.size)
+        # Guarded: a charge attributed since this job was read wins over an estimate.
+        Video.objects.filter(pk=video.pk, cost_source__in=["", Video.Cost.ESTIMATED]).update(
+            cost_points=estimate,
+            cost_source=Video.Cost.ESTIMATED if estimate is not None else "",
         )
+    charge = getattr(video, "charge", None)
+    if charge is not None and (
+        video.cost_source == Video.Cost.NONE
+        or (video.cost_source == Video.Cost.REPORTED and charge.cost_points != video.cost_points)
+    ):
+        LedgerEntry.objects.filter(pk=charge.pk, video_id=video.pk).update(video=None)
+        Video.objects.filter(pk=video.pk).update(cost_at=video.created_at)
+        log.warning("charge %s did not belong to video %s: released", charge.query_id, video.pk)
+    if video.cost_source == Video.Cost.REPORTED:
+        rate_learn(video.model)
+
+
+def rate_learn(model: str) -> None:
+    """Points per second for `model`, from the jobs the provider priced (standard
+    and HD sizes apart, where the price depends on size)."""
+    from videostudio.catalog.models import CatalogEntry, is_hd
+
+    priced = Video.objects.filter(
+        model__iexact=model, cost_source=Video.Cost.REPORTED, billed_seconds__gt=0
+    )
+    sizes = set(priced.values_list("size", flat=True).distinct())
+    learned: dict[str, float] = {}
+    for hd, name in ((False, "learned_points_per_second"), (True, "learned_hd_points_per_second")):
+        tier = [size for size in sizes if is_hd(size) == hd]
+        if not tier:
+            continue
+        totals = priced.filter(size__in=tier).aggregate(
+            points=Sum("cost_points"), seconds=Sum("billed_seconds")
+        )
+        if totals["seconds"]:
+            learned[name] = totals["points"] / totals["seconds"]
+    if learned:
+        CatalogEntry.objects.filter(name__iexact=model).update(**learned)
 
 
 # --- Budgets --------------------------------------------------------------------------------
@@ -108,6 +167,8 @@ def month_start(now: datetime) -> datetime:
 
 
 def budget_state(user: Any, *, now: datetime | None = None) -> BudgetState:
+    """A member's month: what their jobs cost (by when the cost counts), and what
+    jobs in flight hold."""
     now = now or timezone.now()
     budget = Budget.objects.filter(user_id=user.pk).first()
     limit = budget.monthly_points if budget and budget.monthly_points is not None else None
@@ -115,29 +176,64 @@ def budget_state(user: Any, *, now: datetime | None = None) -> BudgetState:
         limit = UsagePolicy.current().default_monthly_budget
     mine = Video.objects.filter(owner_id=user.pk)
     totals = mine.aggregate(
-        spent=Sum("cost_points", filter=Q(created_at__gte=month_start(now))),
+        spent=Sum("cost_points", filter=Q(cost_at__gte=month_start(now))),
         reserved=Sum("reserved_points"),
     )
     return BudgetState(limit, totals["spent"] or 0, totals["reserved"] or 0)
+
+
+@dataclass(frozen=True)
+class Hold:
+    """What a job would be held at against a budget, and how that was worked out."""
+
+    points: int | None  # None: nobody can say (no price known at all)
+    priced: bool  # False: the model has no price, so the dearest known rate is used
+
+    @property
+    def note(self) -> str:
+        if self.points is None:
+            return "This model has no price yet, so its cost cannot be estimated."
+        if not self.priced:
+            return (
+                f"about {self.points} points at most: this model has no price yet, so it is "
+                "held at the dearest rate known"
+            )
+        return f"about {self.points} points"
+
+
+def cost_hold(model: str, billed_seconds: int, size: str = "") -> Hold:
+    estimate = cost_estimate(model, billed_seconds, size)
+    if estimate is not None:
+        return Hold(estimate, True)
+    rate = highest_rate()
+    return Hold(round(rate * billed_seconds) if rate else None, False)
 
 
 def budget_reserve(video: Video) -> None:
     """Hold the job's estimated cost against its owner's budget, or refuse it.
 
     Call inside the transaction that saves the job: the owner's budget row is
-    locked, so parallel submissions queue here and cannot overspend together.
+    locked, so parallel submissions queue here and cannot overspend together. A
+    budget is never passed by an estimate of nothing: a model nobody priced is held
+    at the dearest known rate, or refused to members with a budget.
     """
     Budget.objects.get_or_create(user_id=video.owner_id)
     Budget.objects.select_for_update().get(user_id=video.owner_id)
-    estimate = cost_estimate(video.model, video.billed_seconds) or 0
+    hold = cost_hold(video.model, video.billed_seconds, video.size)
     state = budget_state(video.owner)
-    if state.limit is not None and state.spent + state.reserved + estimate > state.limit:
-        raise Refused(
-            f"This would cost about {estimate} points, more than is left of your monthly "
-            f"budget: {state.spent} spent and {state.reserved} reserved of {state.limit} "
-            f"(remaining {state.remaining}). An admin can raise it."
-        )
-    video.reserved_points = estimate
+    if state.limit is not None:
+        if hold.points is None:
+            raise Refused(
+                f"{video.model} has no price yet, so its cost cannot be held against your "
+                "monthly budget. An admin can set its price in Admin → Model catalog."
+            )
+        if state.spent + state.reserved + hold.points > state.limit:
+            raise Refused(
+                f"This would cost {hold.note}, more than is left of your monthly "
+                f"budget: {state.spent} spent and {state.reserved} reserved of {state.limit} "
+                f"(remaining {state.remaining}). An admin can raise it."
+            )
+    video.reserved_points = hold.points or 0
 
 
 # --- The team balance -------------------------------------------------------------------------
@@ -166,50 +262,104 @@ def balance_refresh(*, client: ProviderClient) -> int | None:
 def credits_refusal(*, client: ProviderClient) -> str | None:
     """Why new jobs are refused team-wide (the provider said 402), or None.
 
-    While refused, the balance is read again at most once a minute, so the block
-    lifts by itself when points are added.
+    While refused, every attempt reads the balance again (one call, paced like
+    any other), so members are unblocked the moment points are added.
     """
     if UsagePolicy.current().out_of_points_since is None:
         return None
-    if cache.add("videostudio:usage:balance-recheck", 1, BALANCE_RECHECK):
-        balance_refresh(client=client)
-        if UsagePolicy.current().out_of_points_since is None:
-            return None
+    balance_refresh(client=client)
+    if UsagePolicy.current().out_of_points_since is None:
+        return None
     return (
         "The team's points are used up, so new videos cannot be made until an admin "
         "adds points. Jobs already running are not affected."
     )
 
 
+BALANCE_AFTER_COMPLETION = 30  # seconds: at most one balance read this often
+
+
+def balance_refresh_soon() -> None:
+    """A job finished, so the balance moved: read it again shortly (once for a burst)."""
+    if not cache.add("videostudio:usage:balance-soon", 1, BALANCE_AFTER_COMPLETION):
+        return
+    from django_q.tasks import async_task
+
+    transaction.on_commit(
+        lambda: async_task(
+            "videostudio.usage.tasks.refresh_balance",
+            group="balance",
+            q_options={"task_name": "read team balance (after a job finished)"},
+        )
+    )
+
+
 # --- The ledger -----------------------------------------------------------------------------
+
+# A charge may reach the points history this long after its stamp.
+SETTLE_LAG = timedelta(minutes=5)
+# An unconfirmed send whose window the history never covered is given up this long after.
+UNREADABLE_AFTER = timedelta(hours=1)
+
+
+@dataclass
+class MatchReport:
+    attributed: int = 0
+    made: int = 0
+    never_made: int = 0
+    unsettled: int = 0
+
+    def __str__(self) -> str:
+        text = f"{self.attributed} attributed to jobs"
+        settled = [
+            f"{count} {label}"
+            for count, label in (
+                (self.made, "unconfirmed sends found made and charged"),
+                (self.never_made, "found never made"),
+                (self.unsettled, "still unsettled"),
+            )
+            if count
+        ]
+        return "; ".join([text, *settled])
 
 
 @dataclass
 class LedgerReport:
     pages: int = 0
+    read: int = 0
     new: int = 0
-    matched: int = 0
+    complete: bool = False
+    match: MatchReport = field(default_factory=MatchReport)
     error: str = ""
+
+    @property
+    def matched(self) -> int:
+        return self.match.attributed + self.match.made
 
     def __str__(self) -> str:
         if self.error:
             return f"Ledger not synced: {self.error}"
-        return f"{self.new} new charges in {self.pages} pages; {self.matched} matched to jobs"
+        return f"{self.read} charges read in {self.pages} pages, {self.new} new; {self.match}" + (
+            "" if self.complete else "; older pages not read yet"
+        )
 
 
 def ledger_sync(*, client: ProviderClient, max_pages: int = 50) -> LedgerReport:
-    """Copy the provider's points history into the ledger, then match charges to jobs.
+    """Copy the provider's points history into the ledger, then attribute charges.
 
     Idempotent: entries are keyed by the provider's query_id. Paging stops at the
-    first page that reaches what was copied before.
+    first page that reaches what was copied before; a sync that got that far (or to
+    the end of the history) proves the ledger complete up to when it started.
     """
     report = LedgerReport()
+    started = timezone.now()
     cursor = None
-    oldest = timezone.now() - timedelta(days=HISTORY_DAYS)
+    oldest = started - timedelta(days=HISTORY_DAYS)
     try:
         while report.pages < max_pages:
             page = client.points_history(limit=100, starting_after=cursor)
             report.pages += 1
+            report.read += len(page.entries)
             fresh = ledger_store(page.entries)
             report.new += fresh
             last = page.entries[-1].created_at if page.entries else None
@@ -219,11 +369,15 @@ def ledger_sync(*, client: ProviderClient, max_pages: int = 50) -> LedgerReport:
                 or fresh < len(page.entries)
                 or (last is not None and last < oldest)
             ):
+                report.complete = True
                 break
             cursor = page.last_query_id
     except ProviderError as exc:
         report.error = exc.user_message
-    report.matched = ledger_match()
+    if report.complete:
+        UsagePolicy.current()
+        UsagePolicy.objects.filter(pk=1).update(ledger_complete_until=started)
+    report.match = ledger_match()
     return report
 
 
@@ -251,64 +405,234 @@ def ledger_store(entries: Iterable[HistoryEntry]) -> int:
     return len(fresh)
 
 
-def ledger_claim(video: Video, charges: list[HistoryEntry]) -> int | None:
-    """Attribute to `video` the unattributed charge among `charges` nearest its
-    creation; returns its points (None if every one is taken)."""
-    ledger_store(charges)
-    free = LedgerEntry.objects.filter(
-        query_id__in=[c.query_id for c in charges], video__isnull=True
-    )
-    entry = min(free, key=lambda e: abs(e.created_at - video.created_at), default=None)
-    if entry is None:
-        return None
-    LedgerEntry.objects.filter(pk=entry.pk, video__isnull=True).update(video=video)
-    return entry.cost_points
+# Jobs the provider made (it gave an id) and has not said failed: they may hold a charge.
+_CHARGEABLE = [
+    Video.Status.QUEUED,
+    Video.Status.IN_PROGRESS,
+    Video.Status.COMPLETED,
+    Video.Status.UNKNOWN,
+]
+_UNCONFIRMED = [Video.Status.UNCONFIRMED, Video.Status.UNSETTLED]
 
 
-def ledger_match() -> int:
-    """Attribute unmatched charges to the jobs they paid for: same model, sent
-    closest in time (within MATCH_WINDOW), each job at most once."""
-    # Older charges than the provider keeps were matched (or not) long ago.
-    recent = timezone.now() - timedelta(days=HISTORY_DAYS + 1)
+def ledger_match(*, now: datetime | None = None) -> MatchReport:
+    """Attribute unattributed charges to the jobs they paid for, and settle the sends
+    nobody confirmed, by the rules in `matching` (which never guess)."""
+    now = now or timezone.now()
+    report = MatchReport()
+    horizon = now - timedelta(days=HISTORY_DAYS + 1)
     entries = list(
-        LedgerEntry.objects.filter(video__isnull=True, created_at__gte=recent).order_by(
-            "created_at"
+        LedgerEntry.objects.filter(video__isnull=True, created_at__gte=horizon).only(
+            "pk", "bot_name", "created_at", "cost_points"
         )
     )
-    if not entries:
-        return 0
-    start = entries[0].created_at - MATCH_WINDOW
-    end = entries[-1].created_at + MATCH_WINDOW
-    candidates = list(
-        Video.objects.filter(
-            submitted_at__gte=start, submitted_at__lte=end, charge__isnull=True
-        ).exclude(provider_id=None)
+    unconfirmed = list(Video.objects.filter(status__in=_UNCONFIRMED))
+    if not entries and not unconfirmed:
+        return report
+    charges = [
+        matching.Charge(e.pk, e.bot_name.lower(), e.created_at, e.cost_points) for e in entries
+    ]
+    tracked = Video.objects.filter(
+        charge__isnull=True, status__in=_CHARGEABLE, provider_id__isnull=False
+    ).exclude(cost_source=Video.Cost.NONE)
+    if charges:
+        first = min(c.at for c in charges) - matching.SLACK
+        last = max(c.at for c in charges) + matching.SKEW
+        tracked = tracked.filter(created_at__lte=last).filter(
+            Q(completed_at__isnull=True) | Q(completed_at__gte=first)
+        )
+    else:
+        tracked = tracked.none()
+    prices = _Prices()
+    jobs = [_job(video, prices) for video in tracked] + [
+        _job(video, prices, unconfirmed=True) for video in unconfirmed
+    ]
+    complete = UsagePolicy.current().ledger_complete_until
+    closed = complete - SETTLE_LAG if complete is not None else now - timedelta(days=365)
+    decision = matching.decide(charges, jobs, now=now, closed=closed)
+    by_pk = {e.pk: e for e in entries}
+    for charge_pk, video_pk in decision.attributed.items():
+        report.attributed += _attribute(by_pk[charge_pk], video_pk)
+    for video_pk, charge_pk in decision.made.items():
+        report.made += _settle_made(video_pk, by_pk[charge_pk])
+    report.never_made += _settle(
+        decision.never_made,
+        status=Video.Status.FAILED,
+        error_code="not_created",
+        error_message=(
+            "The provider never made this job and charged nothing for it; it is safe to try again."
+        ),
+        cost_points=0,
+        cost_source=Video.Cost.NONE,
+        client_token=None,
     )
-    by_model: dict[str, list[Video]] = {}
-    for candidate in candidates:
-        by_model.setdefault(candidate.model.lower(), []).append(candidate)
-    taken: set[int] = set()
-    matched = 0
-    for entry in entries:
-        near = [
-            v
-            for v in by_model.get(entry.bot_name.lower(), [])
-            if v.pk not in taken
-            and v.submitted_at is not None
-            and abs(v.submitted_at - entry.created_at) <= MATCH_WINDOW
-        ]
-        if not near:
-            continue
-        video = min(near, key=lambda v: abs(v.submitted_at - entry.created_at))  # type: ignore[operator]
-        taken.add(video.pk)
-        with transaction.atomic():
-            LedgerEntry.objects.filter(pk=entry.pk, video__isnull=True).update(video=video)
-            # The ledger is the bill: it replaces an estimate, and frees the reservation.
-            Video.objects.filter(pk=video.pk).update(
-                cost_points=entry.cost_points,
-                cost_source=Video.Cost.MEASURED,
-                reserved_points=0,
-            )
-        rate_learn(video.model)
-        matched += 1
-    return matched
+    report.unsettled += _settle(
+        decision.unsettled,
+        only=[Video.Status.UNCONFIRMED],
+        status=Video.Status.UNSETTLED,
+        error_code="unsettled",
+        error_message=(
+            "The provider did not confirm this job, and its usage history cannot tell "
+            "whether it was made: other charges of this model could be it. Nothing has "
+            "been booked to you; an admin settles it from the usage review. Check there "
+            "before sending it again."
+        ),
+        cost_points=None,
+        cost_source="",
+    )
+    # A history that cannot be read (a relay without one) must not hold a send forever.
+    stale = [
+        job.key
+        for job in jobs
+        if job.unconfirmed
+        and job.window(now)[1] > closed
+        and job.window(now)[1] + UNREADABLE_AFTER < now
+    ]
+    report.unsettled += _settle(
+        stale,
+        only=[Video.Status.UNCONFIRMED],
+        status=Video.Status.UNSETTLED,
+        error_code="unsettled",
+        error_message=(
+            "The provider did not confirm this job, and its usage history could not be read "
+            "to settle it: it may or may not have been made and charged. It was not sent "
+            "again, and nothing has been booked to you; an admin settles it from the usage "
+            "review."
+        ),
+        cost_points=None,
+        cost_source="",
+    )
+    return report
+
+
+class _Prices:
+    """Catalog rates for estimates, read once per match."""
+
+    def __init__(self) -> None:
+        from videostudio.catalog.models import CatalogEntry
+
+        self.entries = {entry.name.lower(): entry for entry in CatalogEntry.objects.all()}
+
+    def estimate(self, video: Video) -> int | None:
+        entry = self.entries.get(video.model.lower())
+        rate = entry.rate_for(video.size) if entry is not None else None
+        return round(rate * video.billed_seconds) if rate else None
+
+
+def _job(video: Video, prices: _Prices, *, unconfirmed: bool = False) -> matching.Job:
+    start = video.created_at
+    if unconfirmed:
+        end: datetime | None = start + matching.UNCONFIRMED_WINDOW
+    else:
+        end = video.completed_at if video.status == Video.Status.COMPLETED else None
+    reported = video.cost_points if video.cost_source == Video.Cost.REPORTED else None
+    return matching.Job(
+        key=video.pk,
+        model=video.model.lower(),
+        start=start,
+        end=end,
+        reported=reported,
+        expected=prices.estimate(video),
+        unconfirmed=unconfirmed,
+    )
+
+
+def _attribute(entry: LedgerEntry, video_pk: int) -> int:
+    """Link a charge to a job; a cost the provider reported stays, any other becomes
+    the charge. Guarded: a job that failed or was priced meanwhile is left alone."""
+    with transaction.atomic():
+        if not LedgerEntry.objects.filter(pk=entry.pk, video__isnull=True).update(
+            video_id=video_pk
+        ):
+            return 0
+        open_job = Video.objects.filter(pk=video_pk, status__in=_CHARGEABLE).exclude(
+            cost_source=Video.Cost.NONE
+        )
+        written = open_job.filter(
+            cost_source=Video.Cost.REPORTED, cost_points=entry.cost_points
+        ).update(cost_at=entry.created_at, reserved_points=0) or open_job.exclude(
+            cost_source=Video.Cost.REPORTED
+        ).update(
+            cost_points=entry.cost_points,
+            cost_source=Video.Cost.LEDGER,
+            cost_at=entry.created_at,
+            reserved_points=0,
+        )
+        if not written:
+            transaction.set_rollback(True)
+            return 0
+    return 1
+
+
+def _settle_made(video_pk: int, entry: LedgerEntry) -> int:
+    with transaction.atomic():
+        if not LedgerEntry.objects.filter(pk=entry.pk, video__isnull=True).update(
+            video_id=video_pk
+        ):
+            return 0
+        written = Video.objects.filter(pk=video_pk, status__in=_UNCONFIRMED).update(
+            status=Video.Status.FAILED,
+            error_code="charged_untracked",
+            error_message=(
+                "The provider made and charged for this job, but never told us its id, so "
+                "it cannot be followed or saved here. Its charge is in the usage review."
+            ),
+            cost_points=entry.cost_points,
+            cost_source=Video.Cost.LEDGER,
+            cost_at=entry.created_at,
+            reserved_points=0,
+            next_poll_at=None,
+            lease_token=None,
+            lease_until=None,
+            updated_at=timezone.now(),
+        )
+        if not written:
+            transaction.set_rollback(True)
+            return 0
+    return 1
+
+
+def _settle(video_pks: Iterable[int], *, only: Sequence[str] = _UNCONFIRMED, **fields: Any) -> int:
+    pks = list(video_pks)
+    if not pks:
+        return 0
+    return Video.objects.filter(pk__in=pks, status__in=only).update(
+        reserved_points=0,
+        next_poll_at=None,
+        lease_token=None,
+        lease_until=None,
+        updated_at=timezone.now(),
+        **fields,
+    )
+
+
+def unsettled_evidence(video: Video) -> list[LedgerEntry]:
+    """The unattributed charges that could be an unsettled send's, for an admin."""
+    job = _job(video, _Prices(), unconfirmed=True)
+    start, end = job.window(timezone.now())
+    return list(
+        LedgerEntry.objects.filter(
+            video__isnull=True,
+            bot_name__iexact=video.model,
+            created_at__gte=start,
+            created_at__lte=end,
+        ).order_by("created_at")
+    )
+
+
+def unsettled_resolve(*, video: Video, entry: LedgerEntry | None) -> None:
+    """An admin's word on an unsettled send: it was this charge, or it was never made."""
+    if video.status != Video.Status.UNSETTLED:
+        return
+    if entry is not None:
+        _settle_made(video.pk, entry)
+        return
+    _settle(
+        [video.pk],
+        status=Video.Status.FAILED,
+        error_code="not_created",
+        error_message="An admin checked the usage history: this job was never made.",
+        cost_points=0,
+        cost_source=Video.Cost.NONE,
+        client_token=None,
+    )

@@ -2,24 +2,29 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterable
-from datetime import datetime
+from dataclasses import dataclass
 from typing import Any
 
 from django import forms
+from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth import get_user_model
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from videostudio.forms import check_date_range, date_field
-from videostudio.usage import selectors
+from videostudio.usage import selectors, services
 from videostudio.usage.charts import bar_chart
-from videostudio.usage.models import BalanceSnapshot
+from videostudio.usage.models import BalanceSnapshot, LedgerEntry, UsagePolicy
+from videostudio.videos.connection import get_client
+from videostudio.videos.models import Video
 
-TABS = ["summary", "jobs", "ledger", "failed"]
+TABS = ["summary", "jobs", "ledger", "failed", "unsettled"]
 
 
 class ReviewFilters(forms.Form):
@@ -70,7 +75,15 @@ def review(request: HttpRequest) -> HttpResponse:
     attributed = request.GET.get("attributed", "")
     if request.GET.get("export") == "csv":
         return _csv(tab, scope, attributed)
-    context: dict[str, Any] = {"form": form, "tab": tab, "tabs": TABS, "scope": scope}
+    context: dict[str, Any] = {
+        "form": form,
+        "tab": tab,
+        "tabs": TABS,
+        "scope": scope,
+        "books": selectors.books(scope),
+        "unsettled_count": selectors.unsettled().count(),
+        "ledger_complete_until": UsagePolicy.current().ledger_complete_until,
+    }
     videos = selectors.jobs(scope)
     if tab == "summary":
         context.update(
@@ -92,11 +105,15 @@ def review(request: HttpRequest) -> HttpResponse:
         context["page"] = Paginator(selectors.ledger(scope, attributed), 100).get_page(
             request.GET.get("page")
         )
+    elif tab == "unsettled":
+        context["unsettled"] = [
+            UnsettledRow(video, services.unsettled_evidence(video))
+            for video in selectors.unsettled()[:100]
+        ]
     else:
-        context["page"] = Paginator(selectors.failed(scope), 100).get_page(request.GET.get("page"))
-        synced = selectors.ledger_synced_until()
-        for video in context["page"].object_list:
-            video.charged = _charged(video, synced)
+        page = Paginator(selectors.failed(scope), 100).get_page(request.GET.get("page"))
+        context["page"] = page
+        context["rows"] = [JobRow(video, charge_note(video)) for video in page.object_list]
     query = request.GET.copy()
     query["export"] = "csv"
     query["tab"] = tab
@@ -104,16 +121,106 @@ def review(request: HttpRequest) -> HttpResponse:
     return render(request, "usage/review.html", context)
 
 
-def _charged(video: Any, synced: datetime | None) -> str:
-    """Whether the ledger shows a charge for the job."""
+@dataclass(frozen=True)
+class JobRow:
+    video: Video
+    charged: str
+
+
+@dataclass(frozen=True)
+class UnsettledRow:
+    video: Video
+    evidence: list[LedgerEntry]
+
+
+def charge_note(video: Video) -> str:
+    """Whether the provider charged for a job, as far as anyone can know."""
     charge = getattr(video, "charge", None)
     if charge is not None:
         return f"charged {charge.cost_points} points"
-    if not video.submitted_at:
+    if video.cost_source == Video.Cost.REPORTED:
+        return f"charged {video.cost_points} points (reported)"
+    if video.status == Video.Status.UNSETTLED:
+        return "unknown: unsettled, see the Unsettled tab"
+    if video.status == Video.Status.UNCONFIRMED:
+        return "being checked against the points history"
+    if video.cost_source == Video.Cost.NONE:
+        return "never sent: not charged" if not video.provider_id else "not charged"
+    if not video.provider_id and not video.submitted_at:
         return "never sent"
-    if synced is not None and synced > video.submitted_at + selectors.MATCH_AFTER:
-        return "not charged"
     return "not known yet"
+
+
+@staff_member_required
+@require_POST
+def sync(request: HttpRequest) -> HttpResponse:
+    """Staff: read the provider's points history and balance now."""
+    client = get_client()
+    report = services.ledger_sync(client=client)
+    balance = services.balance_refresh(client=client)
+    level = messages.ERROR if report.error else messages.SUCCESS
+    books = selectors.books(selectors.default_scope())
+    closing = (
+        "the books close"
+        if books.closes
+        else f"the books are {abs(books.gap)} points {'over' if books.gap > 0 else 'under'} "
+        "the provider's total (see the reconciliation line)"
+    )
+    messages.add_message(
+        request,
+        level,
+        f"{report}. Balance: {balance if balance is not None else 'could not be read'}. "
+        f"Last 30 days: {books.unattributed} points unattributed; {closing}.",
+    )
+    return redirect(_back(request, reverse("usage:review")))
+
+
+@staff_member_required
+@require_POST
+def balance_check(request: HttpRequest) -> HttpResponse:
+    """Staff, after adding points: read the balance now, unblocking everyone at once."""
+    points = services.balance_refresh(client=get_client())
+    if points is None:
+        messages.error(request, "The balance could not be read from the provider; try again.")
+    elif points > 0:
+        messages.success(request, f"The team has {points} points: new videos can be made again.")
+    else:
+        messages.warning(request, "The provider still reports no points left.")
+    return redirect(_back(request, reverse("videos:list")))
+
+
+@staff_member_required
+@require_POST
+def settle(request: HttpRequest, pk: int) -> HttpResponse:
+    """Staff: an unsettled send was this charge, or was never made."""
+    video = get_object_or_404(Video, pk=pk, status=Video.Status.UNSETTLED)
+    raw = request.POST.get("charge", "")
+    entry = None
+    if raw != "none":
+        if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
+            messages.error(request, "Choose one of the listed charges, or “never made”.")
+            return redirect(f"{reverse('usage:review')}?tab=unsettled")
+        candidates = {e.pk: e for e in services.unsettled_evidence(video)}
+        entry = candidates.get(int(raw))
+        if entry is None:
+            messages.error(request, "That charge is not one that could be this job's any more.")
+            return redirect(f"{reverse('usage:review')}?tab=unsettled")
+    services.unsettled_resolve(video=video, entry=entry)
+    messages.success(
+        request,
+        f"Job #{video.pk} settled: "
+        + (f"made and charged {entry.cost_points} points." if entry else "never made."),
+    )
+    return redirect(f"{reverse('usage:review')}?tab=unsettled")
+
+
+def _back(request: HttpRequest, default: str) -> str:
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return default
 
 
 def _csv(tab: str, scope: selectors.Scope, attributed: str) -> HttpResponse:
@@ -139,7 +246,6 @@ def _csv(tab: str, scope: selectors.Scope, attributed: str) -> HttpResponse:
         )  # fmt: skip
     else:
         source = selectors.failed(scope) if tab == "failed" else videos
-        synced = selectors.ledger_synced_until()
         writer.writerow(
             ["time", "video", "member", "model", "kind", "status", "billed seconds",
              "points", "cost source", "charge"]
@@ -147,7 +253,7 @@ def _csv(tab: str, scope: selectors.Scope, attributed: str) -> HttpResponse:
         rows = (
             [v.created_at.isoformat(), v.pk, v.owner.username, v.model, v.kind, v.status,
              v.billed_seconds, v.cost_points if v.cost_points is not None else "",
-             v.cost_source, _charged(v, synced)]
+             v.cost_source, charge_note(v)]
             for v in source.iterator(chunk_size=500)
         )  # fmt: skip
     for row in rows:

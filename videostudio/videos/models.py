@@ -58,6 +58,9 @@ class Video(models.Model):
         SUBMITTING = "submitting", "Sending"
         # Sent, but the provider never confirmed it: being settled from the usage history.
         UNCONFIRMED = "unconfirmed", "Unconfirmed"
+        # The usage history could not tell whether an unconfirmed send was made: an
+        # admin decides (see the usage review); nothing is booked to the member.
+        UNSETTLED = "unsettled", "Unsettled"
         QUEUED = "queued", "Queued"
         IN_PROGRESS = "in_progress", "Generating"
         COMPLETED = "completed", "Completed"
@@ -115,8 +118,12 @@ class Video(models.Model):
     usage = models.JSONField(null=True, blank=True)
 
     class Cost(models.TextChoices):
-        MEASURED = "measured", "Measured"  # the provider said so (usage or ledger)
-        ESTIMATED = "estimated", "Estimated"  # from the catalog's points per second
+        """Where a job's cost came from, in order of truth."""
+
+        REPORTED = "reported", "Reported by the provider"  # the job's own `usage`
+        LEDGER = "ledger", "From the points history"  # a charge attributed beyond doubt
+        ESTIMATED = "estimated", "Estimated"  # the catalog's price: never a bill
+        NONE = "none", "Not charged"  # refused, failed, or never made
 
     # Seconds the provider charges for: an extension pays for its new part only.
     billed_seconds = models.PositiveIntegerField(default=0)
@@ -124,6 +131,9 @@ class Video(models.Model):
     cost_source = models.CharField(max_length=10, choices=Cost.choices, blank=True)
     # Held against the owner's budget from sending until the cost is known.
     reserved_points = models.PositiveIntegerField(default=0)
+    # When the cost counts in totals: its charge's time once one is attributed (so
+    # jobs and the ledger fall in the same period), else when the job was made.
+    cost_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)

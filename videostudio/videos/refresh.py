@@ -20,10 +20,15 @@ from django.utils import timezone
 
 from videostudio.provider.client import ProviderClient
 from videostudio.provider.errors import InvalidRequest, NotFound, ProviderError
-from videostudio.provider.types import HistoryEntry, RemoteVideo
-from videostudio.usage.services import cost_fields, rate_learn
+from videostudio.provider.types import RemoteVideo
+from videostudio.usage import matching
+from videostudio.usage.services import (
+    SETTLE_LAG,
+    balance_refresh_soon,
+    cost_fields,
+    costs_recorded,
+)
 from videostudio.videos.models import Video, video_dir
-from videostudio.videos.reconcile import RECHECK, history_around, reconcile_fields
 from videostudio.videos.sprites import sprite_grid
 
 log = logging.getLogger(__name__)
@@ -52,6 +57,16 @@ UNCONFIRMED_FIELDS: dict[str, Any] = {
         "checked to settle it."
     ),
 }
+# How often an unconfirmed send is checked against the points history once it can be settled.
+RECHECK = timedelta(minutes=2)
+
+
+def unconfirmed_next_poll(video: Video, now: datetime) -> datetime:
+    """When the points history can settle an unconfirmed send: once its whole window
+    (the charge may be stamped at completion) has reached the ledger."""
+    made = video.created_at or now
+    ready = made + matching.UNCONFIRMED_WINDOW + matching.SLACK + SETTLE_LAG
+    return max(now + RECHECK, ready + timedelta(seconds=30))
 
 
 @dataclass
@@ -59,7 +74,6 @@ class Fetched:
     """What one look at the provider found; no database access went into it."""
 
     remote: RemoteVideo | None = None
-    history: list[HistoryEntry] | None = None
     error: ProviderError | None = None
     files: dict[str, Any] = field(default_factory=dict)
     archive_error: str = ""
@@ -72,9 +86,9 @@ def video_fetch(*, video: Video, client: ProviderClient) -> Fetched:
     """
     try:
         if not video.provider_id:
-            if video.status != Video.Status.UNCONFIRMED:
-                return Fetched()
-            return Fetched(history=history_around(video, client))
+            # An unconfirmed send has no id to ask about: the sweep settles it from
+            # the points history instead.
+            return Fetched()
         remote = client.retrieve_video(video.provider_id)
     except ProviderError as exc:
         return Fetched(error=exc)
@@ -140,9 +154,9 @@ def video_apply(
     fields: dict[str, Any]
     if video.status == Video.Status.SUBMITTING:
         # The process sending it died mid-call (its lease ran out).
-        fields = {**UNCONFIRMED_FIELDS, "next_poll_at": now + RECHECK}
+        fields = {**UNCONFIRMED_FIELDS, "next_poll_at": unconfirmed_next_poll(video, now)}
     elif video.status == Video.Status.UNCONFIRMED:
-        fields = _fields_unconfirmed(video, fetched, now)
+        fields = {"next_poll_at": unconfirmed_next_poll(video, now)}
     elif fetched.error is not None:
         fields = _fields_after_error(video, fetched.error, now)
     elif fetched.remote is not None:
@@ -163,8 +177,10 @@ def video_apply(
     if video.lease_token is not None:
         query = query.filter(lease_token=video.lease_token)
     written = query.update(**fields) == 1
-    if written and fields.get("cost_source") == Video.Cost.MEASURED:
-        rate_learn(video.model)
+    if written and fields.get("status") in (Video.Status.COMPLETED, Video.Status.FAILED):
+        costs_recorded(video.pk)
+        if video.status != Video.Status.COMPLETED and fields["status"] == Video.Status.COMPLETED:
+            balance_refresh_soon()  # the header's balance moved
     return written
 
 
@@ -212,24 +228,6 @@ def fields_from_remote(video: Video, remote: RemoteVideo, *, now: datetime) -> d
         fields["error_message"] = remote.error_message or "The provider could not make this video."
     fields.update(cost_fields(video, remote, status))
     return fields
-
-
-def _fields_unconfirmed(video: Video, fetched: Fetched, now: datetime) -> dict[str, Any]:
-    if fetched.history is not None:
-        return reconcile_fields(video, fetched.history, now)
-    if isinstance(fetched.error, NotFound | InvalidRequest):
-        return {
-            "status": Video.Status.FAILED,
-            "error_message": (
-                "The provider did not confirm this job and offers no usage history to "
-                "check it against: it may or may not have been made and charged. It was "
-                "not sent again."
-            ),
-            "next_poll_at": None,
-        }
-    if fetched.error is not None:
-        return _fields_after_error(video, fetched.error, now)
-    return {"next_poll_at": now + RECHECK}
 
 
 def _fields_after_error(video: Video, exc: ProviderError, now: datetime) -> dict[str, Any]:

@@ -30,8 +30,13 @@ from videostudio.provider.errors import (
 from videostudio.provider.types import RemoteVideo
 from videostudio.usage import services as usage
 from videostudio.videos.models import Video
-from videostudio.videos.reconcile import RECHECK
-from videostudio.videos.refresh import UNCONFIRMED_FIELDS, fields_from_remote, merged, next_poll_at
+from videostudio.videos.refresh import (
+    UNCONFIRMED_FIELDS,
+    fields_from_remote,
+    merged,
+    next_poll_at,
+    unconfirmed_next_poll,
+)
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +158,8 @@ def send(video: Video, *, spec: ModelSpec, call: Callable[[], RemoteVideo]) -> V
     except ProviderError as exc:
         log.warning("sending video %s failed: %s", video.pk, exc.error_type or exc.status)
         if exc.outcome_unknown:
-            _record(video, **UNCONFIRMED_FIELDS, next_poll_at=timezone.now() + RECHECK)
+            now = timezone.now()
+            _record(video, **UNCONFIRMED_FIELDS, next_poll_at=unconfirmed_next_poll(video, now))
             raise SubmitFailed(video, video.error_message) from exc
         if isinstance(exc, InsufficientCredits):
             usage.credits_note_exhausted()
@@ -168,6 +174,8 @@ def send(video: Video, *, spec: ModelSpec, call: Callable[[], RemoteVideo]) -> V
             client_token=None,
             next_poll_at=None,
             reserved_points=0,
+            cost_points=0,
+            cost_source=Video.Cost.NONE,
         )
         raise SubmitFailed(video, message) from exc
 
@@ -176,6 +184,8 @@ def send(video: Video, *, spec: ModelSpec, call: Callable[[], RemoteVideo]) -> V
     fields.update(provider_id=remote.id, submitted_at=now, lease_token=None, lease_until=None)
     fields["next_poll_at"] = next_poll_at(merged(video, fields), now=now)
     Video.objects.filter(pk=video.pk).update(**fields)
+    if fields["status"] in (Video.Status.COMPLETED, Video.Status.FAILED):
+        usage.costs_recorded(video.pk)
     video.refresh_from_db()
     _wake_tracker()
     return video

@@ -21,6 +21,7 @@ from django.db.models import Min, Q
 from django.utils import timezone
 
 from videostudio.provider.client import ProviderClient
+from videostudio.usage.services import ledger_sync
 from videostudio.videos.models import Lease, Video
 from videostudio.videos.refresh import video_apply, video_fetch
 
@@ -111,6 +112,13 @@ def videos_sweep_once(
             video_apply(video=video, fetched=future.result(), in_flight=in_flight)
         except Exception:
             log.exception("recording video %s failed", video.pk)
+    if any(video.status == Video.Status.UNCONFIRMED for video in claimed):
+        # Sends the provider never confirmed are settled from the points history:
+        # one sync (usually one request) serves all of them.
+        try:
+            log.info("settling unconfirmed sends: %s", ledger_sync(client=client))
+        except Exception:
+            log.exception("settling unconfirmed sends failed")
     return len(claimed)
 
 

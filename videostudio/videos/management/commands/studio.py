@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import threading
 import time
 from types import FrameType
 from typing import Any
@@ -32,6 +33,8 @@ class Command(BaseCommand):
             "--graceful-timeout", "10", "--log-level", "warning",
         ]  # fmt: skip
         worker = [python, "manage.py", "qcluster"]
+        # The header shows the team balance from the first page on.
+        threading.Thread(target=_read_balance, daemon=True).start()
         procs = {"web server": subprocess.Popen(web), "worker": subprocess.Popen(worker)}
         mode = (
             "demo mode: the built-in simulator, no key set"
@@ -71,3 +74,15 @@ class Command(BaseCommand):
         if failed is not None:
             raise CommandError(f"{failed}; stopped everything.")
         self.stdout.write("Stopped.")
+
+
+def _read_balance() -> None:
+    from django.db import connection
+
+    from videostudio.usage.services import balance_refresh
+    from videostudio.videos.connection import get_client
+
+    try:
+        balance_refresh(client=get_client())
+    finally:
+        connection.close()

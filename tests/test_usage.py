@@ -84,26 +84,32 @@ def test_an_extension_is_charged_for_its_new_seconds_only(
 
 
 def test_the_ledger_pages_through_the_history_once_and_matches_charges(
-    owner: Any, app_client: ProviderClient, simulator: Simulator
+    owner: Any, app_client: ProviderClient, simulator: Simulator, clock: FakeClock
 ) -> None:
     videos = [send(owner, app_client, prompt=f"p{i}") for i in range(130)]
     # A charge made outside the studio (someone's curl script) stays unattributed.
     app_client.create_video(model="Veo-3", prompt="outside", seconds=8)
 
     report = usage.ledger_sync(client=app_client)
-    assert report.pages == 2 and report.new == 131 and report.matched == 130
+    assert (report.pages, report.read, report.new, report.complete) == (2, 131, 131, True)
+    # Running jobs without a reported cost: their charges could still be anyone's.
+    assert report.matched == 0
+
+    clock.advance(60)
+    for video in videos:  # the tracker sees them finish, each with its reported cost
+        remote = app_client.retrieve_video(str(video.provider_id))
+        refresh.video_apply(video=video, fetched=refresh.Fetched(remote=remote))
+    again = usage.ledger_sync(client=app_client)
+    assert (again.new, again.matched, again.pages) == (0, 130, 1)
     assert LedgerEntry.objects.filter(video__isnull=True).get().bot_name == "Veo-3"
     for video in videos[:3]:
         video.refresh_from_db()
-        assert video.cost_source == Video.Cost.LEDGER and video.reserved_points == 0
+        assert (video.cost_points, video.cost_source) == (4 * SORA_RATE, Video.Cost.REPORTED)
+        assert video.reserved_points == 0 and video.charge.cost_points == 4 * SORA_RATE
 
-    again = usage.ledger_sync(client=app_client)
-    assert (again.new, again.matched, again.pages) == (0, 0, 1)
+    third = usage.ledger_sync(client=app_client)
+    assert (third.new, third.matched, third.pages) == (0, 0, 1)
     assert LedgerEntry.objects.count() == 131
-
-    send(owner, app_client, prompt="later")
-    later = usage.ledger_sync(client=app_client)
-    assert (later.new, later.matched, later.pages) == (1, 1, 1)
 
 
 # --- Balance and 402 -----------------------------------------------------------------------

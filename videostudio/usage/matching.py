@@ -13,13 +13,17 @@ attribute a charge when no other reading of the evidence gives other numbers:
   equal charges goes with which of two equal jobs changes no number, so any
   maximum matching of them will do.
 - A job without a reported cost takes its charge's points as its cost, so it is
-  attributed only when every reading agrees: it is matched in a maximum matching,
-  no other maximum matching leaves it without a charge (its charge is not one that
-  another job could equally claim), and every charge it could have costs the same.
-- A send whose outcome is unknown is *made* only when exactly one unattributed
-  charge fits it and it is the only open job that charge fits; *never made* only
-  when no unattributed charge of its model lies in its window once that window is
-  closed; otherwise it stays unsettled, with the charges that could be it.
+  attributed only when every reading agrees: it has finished and the ledger is
+  complete past its window (no charge of its is still on the way), it is matched in
+  a maximum matching, no other maximum matching leaves it without a charge (its
+  charge is not one that another job could equally claim), and every charge it
+  could have costs the same.
+- A send whose outcome is unknown is settled once its window is closed and no
+  running job could still explain a charge in it. Tracked jobs explain every
+  charge they can first. The send is *made* when every such reading leaves it a
+  charge, all of one price; *never made* when no reading can give it one and every
+  charge of its model in its window is a tracked job's; otherwise it stays
+  unsettled, with the charges that could be it, for an admin.
 
 Nothing here touches the database: `services.ledger_match` feeds it and applies
 what it decides, so the same rules are tested directly with generated cases.
@@ -54,7 +58,8 @@ class Charge:
 
 @dataclass(frozen=True)
 class Job:
-    """A job that may own one charge. `end` None: still running (open window)."""
+    """A job that may own one charge. `end` None: still running (open window); an
+    unconfirmed send's window is fixed, since nobody learns when it finished."""
 
     key: int
     model: str
@@ -65,7 +70,10 @@ class Job:
     unconfirmed: bool = False  # a send the provider never confirmed
 
     def window(self, now: datetime) -> tuple[datetime, datetime]:
-        end = self.end if self.end is not None else now
+        if self.unconfirmed:
+            end = self.start + UNCONFIRMED_WINDOW  # we never learn when it finished
+        else:
+            end = self.end if self.end is not None else now
         return self.start - SKEW, end + SLACK
 
     def fits(self, charge: Charge, now: datetime) -> bool:
@@ -141,33 +149,51 @@ def decide(
         charge = matching.charge_of.get(job.key)
         if charge is None or charge in contested:
             continue
+        if job.end is None or job.window(now)[1] > closed:
+            continue  # a charge stamped at completion may still be on its way
         points = {by_key[c].points for c in edges[job.key]}
         if points == {by_key[charge].points}:
             decision.attributed[charge] = job.key
 
-    # Sends nobody confirmed: only charges left over, only without rival claims.
-    taken = set(decision.attributed)
-    holders = set(decision.attributed.values())
-    open_jobs = [job for job in jobs if job.key not in holders]
+    # Sends nobody confirmed. Tracked jobs keep every charge they can hold; a send is
+    # made when every such reading leaves it a charge (of one price), never made when
+    # none can, and unsettled when the readings differ.
+    tracked_keys = {job.key for job in tracked}
+    unconfirmed_keys = {job.key for job in unconfirmed}
+    claimants: dict[int, list[int]] = {}
+    for job_key, charge_keys in edges.items():
+        for charge_key in charge_keys:
+            claimants.setdefault(charge_key, []).append(job_key)
+    jobs_by_key = {job.key: job for job in jobs}
+
+    def still_open(job: Job) -> bool:
+        return job.end is None or job.window(now)[1] > closed
+
     for job in unconfirmed:
         if job.window(now)[1] > closed:
             continue  # its charge may not have reached the ledger yet
-        in_window = [c.key for c in _in_window(by_model, job, now) if c.key not in taken]
-        if not in_window:
+        in_window = _in_window(by_model, job, now)
+        waiting = any(
+            still_open(jobs_by_key[other])
+            for charge in in_window
+            for other in claimants.get(charge.key, ())
+            if other in tracked_keys
+        )
+        if waiting:
+            continue  # a running job may yet explain, or free, one of these charges
+        evidence = [c.key for c in in_window if c.key not in decision.attributed]
+        mine = matching.charge_of.get(job.key)
+        if mine is not None:
+            prices = {by_key[c].points for c in edges[job.key]}
+            if mine not in contested and prices == {by_key[mine].points}:
+                decision.made[job.key] = mine
+                continue
+        elif not matching.reaches_holder(job.key, unconfirmed_keys) and all(
+            matching.job_of.get(c.key) in tracked_keys for c in in_window
+        ):
             decision.never_made.add(job.key)
             continue
-        fitting = [key for key in in_window if job.fits(by_key[key], now)]
-        if len(fitting) == 1:
-            rivals = [
-                other.key
-                for other in open_jobs
-                if other.key != job.key and other.fits(by_key[fitting[0]], now)
-            ]
-            if not rivals:
-                decision.made[job.key] = fitting[0]
-                taken.add(fitting[0])
-                continue
-        decision.unsettled[job.key] = in_window
+        decision.unsettled[job.key] = evidence
     return decision
 
 
@@ -235,6 +261,25 @@ class _Matching:
             self.charge_of[job] = charge
             self.job_of[charge] = job
             charge = previous
+
+    def reaches_holder(self, job: int, holders: set[int]) -> bool:
+        """Whether an alternating path leads from the unmatched `job` to a charge held by
+        one of `holders`: flipping it would match `job` and unmatch that holder."""
+        queue, seen = deque([job]), {job}
+        reached: set[int] = set()
+        while queue:
+            current = queue.popleft()
+            for charge in self.edges.get(current, ()):
+                if charge in reached:
+                    continue
+                reached.add(charge)
+                holder = self.job_of.get(charge)
+                if holder is None or holder in holders:
+                    return True
+                if holder not in seen:
+                    seen.add(holder)
+                    queue.append(holder)
+        return False
 
     def reachable_from_free(self, jobs: Iterable[int]) -> set[int]:
         """Charges that some maximum matching leaves to another job: those reached by

@@ -417,8 +417,25 @@ _UNCONFIRMED = [Video.Status.UNCONFIRMED, Video.Status.UNSETTLED]
 
 def ledger_match(*, now: datetime | None = None) -> MatchReport:
     """Attribute unattributed charges to the jobs they paid for, and settle the sends
-    nobody confirmed, by the rules in `matching` (which never guess)."""
+    nobody confirmed, by the rules in `matching` (which never guess).
+
+    A settled send can clear the way for another attribution, so the rules run
+    again until nothing changes: one sync leaves nothing for the next to find.
+    """
     now = now or timezone.now()
+    total = MatchReport()
+    for _ in range(5):
+        step = _match_once(now)
+        if not (step.attributed or step.made or step.never_made or step.unsettled):
+            break
+        total.attributed += step.attributed
+        total.made += step.made
+        total.never_made += step.never_made
+        total.unsettled += step.unsettled
+    return total
+
+
+def _match_once(now: datetime) -> MatchReport:
     report = MatchReport()
     horizon = now - timedelta(days=HISTORY_DAYS + 1)
     entries = list(
@@ -521,10 +538,7 @@ class _Prices:
 
 def _job(video: Video, prices: _Prices, *, unconfirmed: bool = False) -> matching.Job:
     start = video.created_at
-    if unconfirmed:
-        end: datetime | None = start + matching.UNCONFIRMED_WINDOW
-    else:
-        end = video.completed_at if video.status == Video.Status.COMPLETED else None
+    end = video.completed_at if video.status == Video.Status.COMPLETED else None
     reported = video.cost_points if video.cost_source == Video.Cost.REPORTED else None
     return matching.Job(
         key=video.pk,

@@ -3,16 +3,22 @@ FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
+    PYTHONPATH=/app \
     VIDEOSTUDIO_DATA_DIR=/data \
     VIDEOSTUDIO_STATIC_ROOT=/app/staticfiles
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
-COPY videostudio ./videostudio
-# Installs every backend the settings can choose, S3 storage (django-storages,
-# boto3) included: VIDEOSTUDIO_S3_BUCKET needs no other step.
-RUN pip install --no-cache-dir .
+# The runtime lock, as make installs it (dev.txt holds the same pins plus the dev tools):
+# exact versions, every file checked against its hash, wheels only, nothing resolved.
+# It holds every backend the settings can choose, S3 storage (django-storages, boto3)
+# included: VIDEOSTUDIO_S3_BUCKET needs no other step.
+COPY requirements/app.txt ./requirements/app.txt
+RUN pip install --no-cache-dir --require-hashes --no-deps --only-binary=:all: \
+        -r requirements/app.txt
+# The app runs from this tree, as from a checkout (settings find templates/ and static/
+# next to the package); it is not pip-installed.
 COPY manage.py ./
+COPY videostudio ./videostudio
 COPY templates ./templates
 COPY static ./static
 RUN SECRET_KEY=build-only python manage.py collectstatic --noinput --verbosity 0

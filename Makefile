@@ -1,19 +1,42 @@
-# videostudio: every target installs what it needs into .venv first.
+# videostudio: every target installs what it needs into .venv first, from the lock
+# files in requirements/ (exact versions with hashes; see "Dependencies" in README.md).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+LOCKS := requirements/app.txt requirements/dev.txt
+# The venv is rebuilt whenever the lock files' content changes, and only then.
+STAMP := $(VENV)/.installed-$(shell cat $(LOCKS) | cksum | cut -d' ' -f1)
 
-.PHONY: password run install test test-fast lint format bench browser migrations-check clean
+# pip-compile, run from a folder holding pyproject.toml, README.md and requirements/.
+# app.txt: the app's runtime dependencies (what the Docker image installs).
+# dev.txt: the same pins (-c app.txt) plus the dev extra and the editable build's
+# setuptools: what .venv installs. pip and setuptools are pinned too (--allow-unsafe).
+PIP_COMPILE = CUSTOM_COMPILE_COMMAND="make lock" $(abspath $(BIN))/pip-compile --quiet \
+	--no-config --generate-hashes --allow-unsafe --strip-extras \
+	--no-emit-index-url --no-emit-find-links --no-emit-trusted-host
+compile_locks = $(PIP_COMPILE) $(1) -o requirements/app.txt pyproject.toml && \
+	$(PIP_COMPILE) $(1) --extra dev --build-deps-for editable \
+		-c requirements/app.txt -o requirements/dev.txt pyproject.toml
+# make lock: everything to the newest versions pyproject.toml allows.
+# make lock LOCK_ARGS=: keep today's pins, only add or drop what pyproject.toml changed.
+# make lock LOCK_ARGS="-P django": upgrade one package.
+LOCK_ARGS ?= --upgrade
+LOCK_CHECK_DIR := $(VENV)/lock-check
 
-$(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
+.PHONY: password run install test test-fast lint format bench browser migrations-check \
+	lock lock-check clean
 
-$(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	rm -f $(VENV)/.installed-*
+# A fresh venv holding exactly the lock (pip itself included): every file checked against
+# its hash, no dependency resolution, wheels only (building an sdist would fetch unpinned
+# build tools). Then the app, editable, built offline with the lock's setuptools.
+$(STAMP):
+	$(PYTHON) -m venv --clear $(VENV)
+	@$(BIN)/python -c 'import sys; sys.version_info[:2] == (3, 11) or print("warning: the lock is made for Python 3.11, this is", sys.version.split()[0])'
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps --only-binary=:all: \
+		-r requirements/dev.txt
+	PYTHONWARNINGS='ignore:Editable installation' \
+		$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation --no-index -e .
 	touch $@
 
 install: $(STAMP)
@@ -59,6 +82,20 @@ migrations-check: install
 
 bench: install
 	$(BIN)/python -m videostudio.bench
+
+## Rewrite requirements/*.txt from pyproject.toml (needs PyPI); the next target rebuilds .venv.
+lock: install
+	$(call compile_locks,$(LOCK_ARGS))
+
+## Fail when requirements/*.txt is not what `make lock LOCK_ARGS=` would write from
+## pyproject.toml (a dependency added, dropped or re-bounded without relocking).
+lock-check: install
+	rm -rf $(LOCK_CHECK_DIR) && mkdir -p $(LOCK_CHECK_DIR)
+	cp -R pyproject.toml README.md requirements $(LOCK_CHECK_DIR)/
+	cd $(LOCK_CHECK_DIR) && $(call compile_locks,)
+	@diff -ru requirements $(LOCK_CHECK_DIR)/requirements \
+		|| { echo "requirements/ does not match pyproject.toml: run make lock LOCK_ARGS= (or make lock) and commit"; exit 1; }
+	@echo "lock files match pyproject.toml"
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -369,7 +369,7 @@ def test_staff_review_who_spent_what(page: Any, tmp_path: Path) -> None:
     page.click(".tabs >> text=Jobs")
     page.wait_for_selector("table#jobs")
     assert "Costed" not in page.inner_text("table#jobs")  # ids, not prompts
-    assert "(measured)" in page.inner_text("table#jobs")
+    assert "(reported by the provider)" in page.inner_text("table#jobs")
 
     with page.expect_download() as download:
         page.click("text=Download CSV")

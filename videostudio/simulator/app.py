@@ -6,7 +6,9 @@ Only the point balance and history are state: in memory, or in a shared file (`l
 
 Prompt markers, for demos and tests: `[fail]` makes the job fail when it would
 have completed; `[error:NNN]` answers HTTP NNN at once instead of creating a job
-(on create, remix and extension alike, and before anything is charged).
+(on create, remix and extension alike, and before anything is charged); `[slow]`
+makes and charges the job, then answers only after `slow_seconds` (a client that
+times out first never learns the job's id).
 
 Rules beyond the docs, chosen to be permissive where Poe says nothing: a remix
 needs a Sora source that has not failed (it may still be rendering, or expired);
@@ -98,6 +100,7 @@ class Simulator:
         models: Iterable[str] | None = None,
         models_endpoint: bool = True,
         charge_at: str = "send",
+        slow_seconds: float = 5.0,
     ) -> None:
         if dialect not in _DIALECTS:
             raise ValueError(f"dialect must be one of {_DIALECTS}, not {dialect!r}")
@@ -113,6 +116,7 @@ class Simulator:
         self.models = catalog.DEFAULT_MODELS if models is None else models
         self.charge_at = charge_at
         self.models_endpoint = models_endpoint
+        self.slow_seconds = slow_seconds
         self.media = MediaCache(Path(cache_dir) if cache_dir is not None else None)
         self.ledger = Ledger(balance=starting_balance, clock=clock, path=ledger_path)
         self._injections: list[_Injection] = []
@@ -240,7 +244,7 @@ class Simulator:
             image = validation.base64_image(fields["input_image"])
         tint = validation.image_tint(image) if image is not None else None
         job = self._new_job(prompt, model=model, size=size, seconds=seconds, tint=tint)
-        return self._charge_and_answer(job)
+        return self._charge_and_answer(job, prompt)
 
     def _retrieve(self, request: Request, params: dict[str, str]) -> Response:
         job = self._job(params["id"])
@@ -272,7 +276,7 @@ class Simulator:
         if source.state(self.clock()).status == jobs.FAILED:
             raise ApiError(400, "Cannot remix a video that failed")
         template = self._new_job(prompt, model=source.model, size=source.size, seconds=0)
-        return self._charge_and_answer(jobs.remix_of(source, template))
+        return self._charge_and_answer(jobs.remix_of(source, template), prompt)
 
     def _extend(self, request: Request, params: dict[str, str]) -> Response:
         fields, _ = request.fields()
@@ -297,7 +301,7 @@ class Simulator:
                 f"({source.seconds} + {extra} = {total})",
             )
         template = self._new_job(prompt, model=source.model, size=source.size, seconds=0)
-        return self._charge_and_answer(jobs.extension_of(source, template, extra))
+        return self._charge_and_answer(jobs.extension_of(source, template, extra), prompt)
 
     def _new_job(
         self,
@@ -321,7 +325,7 @@ class Simulator:
             tint=tint,
         )
 
-    def _charge_and_answer(self, job: jobs.Job) -> Response:
+    def _charge_and_answer(self, job: jobs.Job, prompt: str) -> Response:
         if job.fail:
             # Refused like any job (the provider cannot know yet), but never charged.
             accepted = self.ledger.can_pay(job.cost_points)
@@ -330,6 +334,9 @@ class Simulator:
             accepted = self.ledger.charge(job.model.name, job.cost_points, stamp_us=stamp_us)
         if not accepted:
             raise ApiError(402, "Insufficient points: your point balance is too low")
+        if validation.SLOW_MARKER in prompt.lower():
+            # Made and charged, but the answer comes too late for a client's timeout.
+            time.sleep(self.slow_seconds)
         return json_response(200, jobs.video_object(job, self.clock(), self.dialect))
 
     def _require_offered(self, model: catalog.SimModel) -> None:

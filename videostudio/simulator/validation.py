@@ -18,6 +18,7 @@ from videostudio.simulator.web import ApiError
 
 _ERROR_MARKER = re.compile(r"\[error:(\d{3})\]", re.IGNORECASE)
 FAIL_MARKER = "[fail]"
+SLOW_MARKER = "[slow]"
 _SIZE = re.compile(r"^(\d{2,5})x(\d{2,5})$")
 _MARKER_MESSAGES = {
     400: "Invalid request",

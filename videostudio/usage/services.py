@@ -20,7 +20,10 @@ from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
+from django_q.tasks import async_task
 
+from videostudio.catalog.models import CatalogEntry, is_hd
+from videostudio.catalog.services import catalog_find
 from videostudio.provider.client import ProviderClient
 from videostudio.provider.errors import ProviderError
 from videostudio.provider.types import HistoryEntry, RemoteVideo
@@ -42,7 +45,6 @@ class Refused(Exception):
 
 def job_rate(model: str, size: str) -> float | None:
     """Points per second for a job of `model` at `size`: learned, else priced, else None."""
-    from videostudio.catalog.services import catalog_find
 
     entry = catalog_find(model)
     return entry.rate_for(size) if entry is not None else None
@@ -56,7 +58,6 @@ def cost_estimate(model: str, billed_seconds: int, size: str = "") -> int | None
 
 def highest_rate() -> float | None:
     """The dearest points per second anyone knows: what an unpriced model is held at."""
-    from videostudio.catalog.models import CatalogEntry
 
     rates = CatalogEntry.objects.values_list(
         "points_per_second",
@@ -127,7 +128,6 @@ def costs_recorded(video_id: int) -> None:
 def rate_learn(model: str) -> None:
     """Points per second for `model`, from the jobs the provider priced (standard
     and HD sizes apart, where the price depends on size)."""
-    from videostudio.catalog.models import CatalogEntry, is_hd
 
     priced = Video.objects.filter(
         model__iexact=model, cost_source=Video.Cost.REPORTED, billed_seconds__gt=0
@@ -188,6 +188,7 @@ class Hold:
 
     points: int | None  # None: nobody can say (no price known at all)
     priced: bool  # False: the model has no price, so the dearest known rate is used
+    basis: str = ""  # where the rate comes from, in words
 
     @property
     def note(self) -> str:
@@ -202,11 +203,23 @@ class Hold:
 
 
 def cost_hold(model: str, billed_seconds: int, size: str = "") -> Hold:
-    estimate = cost_estimate(model, billed_seconds, size)
-    if estimate is not None:
-        return Hold(estimate, True)
-    rate = highest_rate()
-    return Hold(round(rate * billed_seconds) if rate else None, False)
+    entry = catalog_find(model)
+    rate = entry.rate_for(size) if entry is not None else None
+    if entry is not None and rate:
+        learned = (
+            entry.learned_hd_points_per_second if is_hd(size) else None
+        ) or entry.learned_points_per_second
+        if learned and rate == learned:
+            basis = "learned from what the provider charged for earlier jobs"
+        elif entry.price_source == CatalogEntry.Price.ADMIN:
+            basis = "from the price an admin set"
+        else:
+            basis = "from the list price: an estimate until the provider reports real costs"
+        return Hold(round(rate * billed_seconds), True, basis)
+    dearest = highest_rate()
+    if dearest:
+        return Hold(round(dearest * billed_seconds), False, "no price yet: the dearest rate known")
+    return Hold(None, False, "no price yet")
 
 
 def budget_reserve(video: Video) -> None:
@@ -283,8 +296,6 @@ def balance_refresh_soon() -> None:
     """A job finished, so the balance moved: read it again shortly (once for a burst)."""
     if not cache.add("videostudio:usage:balance-soon", 1, BALANCE_AFTER_COMPLETION):
         return
-    from django_q.tasks import async_task
-
     transaction.on_commit(
         lambda: async_task(
             "videostudio.usage.tasks.refresh_balance",
@@ -526,7 +537,6 @@ class _Prices:
     """Catalog rates for estimates, read once per match."""
 
     def __init__(self) -> None:
-        from videostudio.catalog.models import CatalogEntry
 
         self.entries = {entry.name.lower(): entry for entry in CatalogEntry.objects.all()}
 

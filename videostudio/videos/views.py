@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
@@ -17,7 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
 
 from videostudio.catalog.services import catalog_specs
-from videostudio.usage.services import budget_state
+from videostudio.usage.services import BudgetState, Hold, budget_state, cost_hold
 from videostudio.videos import services
 from videostudio.videos.connection import get_client
 from videostudio.videos.expiry import annotate_cards, needs_attention
@@ -93,10 +94,14 @@ def video_new(request: HttpRequest) -> HttpResponse:
                     size=earlier.size,
                 )
         form = VideoForm(initial={k: v for k, v in initial.items() if v}, catalog=specs)
+        context = {"form": form, "estimate": _estimate(request, form)}
+        if htmx and htmx.target == "cost-estimate":
+            # The duration or size changed: what would it cost?
+            return render(request, "videos/new.html#estimate", context)
         if htmx and htmx.target == "video-fields":
             # The model changed: show the durations and sizes it allows.
-            return render(request, "videos/new.html#fields", {"form": form})
-        return render(request, "videos/new.html", {"form": form})
+            return render(request, "videos/new.html#fields", context)
+        return render(request, "videos/new.html", context)
 
     form = VideoForm(request.POST, request.FILES, catalog=specs)
     if form.is_valid():
@@ -121,7 +126,37 @@ def video_new(request: HttpRequest) -> HttpResponse:
         if done is not None:
             return done
     template = "videos/new.html#form" if htmx else "videos/new.html"
-    return render(request, template, {"form": form})
+    return render(request, template, {"form": form, "estimate": _estimate(request, form)})
+
+
+@dataclass(frozen=True)
+class CostPreview:
+    """What the New video form says a job would cost, and what the member has left."""
+
+    hold: Hold
+    budget: BudgetState
+
+    @property
+    def over_budget(self) -> bool:
+        left = self.budget.remaining
+        return left is not None and (self.hold.points is None or self.hold.points > left)
+
+
+def _estimate(request: HttpRequest, form: VideoForm) -> CostPreview:
+    source = form.data if form.is_bound else form.initial
+    seconds = source.get("seconds")
+    try:
+        seconds = int(seconds) if seconds is not None else form.spec.default_seconds
+    except (TypeError, ValueError):
+        seconds = form.spec.default_seconds
+    if seconds not in form.spec.durations:
+        seconds = form.spec.default_seconds
+    size = source.get("size")
+    if size not in form.spec.sizes:
+        size = form.spec.default_size
+    return CostPreview(
+        cost_hold(form.spec.name, seconds, str(size)), budget_state(request.user)
+    )
 
 
 def _visibility(data: dict[str, Any]) -> str:

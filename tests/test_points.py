@@ -182,7 +182,10 @@ def test_failed_jobs_say_not_charged_as_soon_as_the_failure_is_known(
         send(owner, app_client, prompt="no [error:400]")
     data = client.get(reverse("usage:review"), {"tab": "failed", "export": "csv"}).content
     lines = list(csv.reader(io.StringIO(data.decode())))
-    assert [line[-1] for line in lines[1:]] == ["never sent: not charged", "not charged"]
+    assert [line[-1] for line in lines[1:]] == [
+        "refused by the provider: not charged",
+        "not charged",
+    ]
 
 
 def test_sync_now_reads_the_ledger_and_the_balance_and_reports(
@@ -233,7 +236,10 @@ def test_costs_count_in_the_period_of_their_charge(owner: Any) -> None:
     assert usage.ledger_match().attributed == 1
     video.refresh_from_db()
     assert video.cost_at == midnight + timedelta(seconds=40)
-    before, after = books(Scope(start=yesterday, end=yesterday)), books(Scope(start=today, end=today))
+    before, after = (
+        books(Scope(start=yesterday, end=yesterday)),
+        books(Scope(start=today, end=today)),
+    )
     assert (before.ledger_total, before.jobs_total) == (0, 0)
     assert (after.ledger_total, after.jobs_total, after.closes) == (12_000, 12_000, True)
 

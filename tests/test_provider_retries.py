@@ -364,8 +364,9 @@ def test_it_closes_an_injected_gate_on_a_429(time: FakeTime) -> None:
         (httpx.WriteTimeout("timed out"), ProviderTimeout),
         (httpx.ReadError("[Errno 104] Connection reset by peer"), ConnectionLost),
         (httpx.RemoteProtocolError("Server disconnected"), ConnectionLost),
-        (server_error(), ProviderServerError),
+        # A gateway's 5xx says nothing about what happened behind it.
         (answer("error_500.json", 502), ProviderServerError),
+        (httpx.Response(500, text="<html>Internal Server Error</html>"), ProviderServerError),
         (httpx.Response(200, text="<html>maintenance</html>"), ProtocolError),
     ],
 )
@@ -399,7 +400,21 @@ def test_it_does_not_resubmit_a_remix_or_extension_after_a_500(
         call(make_client(script))
 
     assert len(script.requests) == 1
-    assert caught.value.outcome_unknown is True
+    # The provider's own envelope says it failed the request: nothing was made.
+    assert caught.value.outcome_unknown is False
+
+
+def test_a_500_in_the_providers_envelope_is_a_failure_it_owns_up_to_not_resent(
+    time: FakeTime,
+) -> None:
+    script = Script(time, server_error(), ok())
+
+    with pytest.raises(ProviderServerError) as caught:
+        make_client(script).create_video(model="Sora-2", prompt="a fox", seconds=4)
+
+    assert len(script.requests) == 1 and time.sleeps == []
+    assert caught.value.outcome_unknown is False
+    assert caught.value.user_message == "The provider had an internal error."
 
 
 @pytest.mark.parametrize(

@@ -208,8 +208,10 @@ def test_it_does_not_resubmit_a_create_after_an_injected_500(setup: Setup) -> No
     with pytest.raises(ProviderServerError) as caught:
         setup.client.create_video(model="Sora-2", prompt="A lighthouse")
 
-    assert caught.value.outcome_unknown
+    # The provider said it failed (its envelope): nothing made, yet nothing resent either.
+    assert not caught.value.outcome_unknown
     assert setup.sleeps == []
+    assert not setup.client.points_history().entries
 
 
 def test_it_waits_out_an_injected_429(setup: Setup) -> None:

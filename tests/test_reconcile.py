@@ -175,6 +175,7 @@ def test_teammates_charges_in_the_window_are_theirs_not_the_lost_sends(
 def test_sends_the_provider_answered_500_are_never_billed(
     owner: Any, teammate: Any, real_time_simulator: Simulator, traveller: Any
 ) -> None:
+    # A 500 in the provider's own envelope says it failed the request: nothing was made.
     plain = make_client(real_time_simulator.transport())
     failed = []
     for i in range(4):
@@ -183,14 +184,32 @@ def test_sends_the_provider_answered_500_are_never_billed(
             send(owner, plain, f"mine {i} [error:500]")
         failed.append(raised.value.video)
         traveller.shift(timedelta(seconds=20))
-    assert {v.status for v in failed} == {Video.Status.UNCONFIRMED}
-    settle_later(traveller, plain)
     for video in failed:
-        video.refresh_from_db()
-        assert (video.error_code, video.cost_points) == ("not_created", 0)
+        assert (video.status, video.cost_points, video.cost_source) == ("failed", 0, "none")
+        assert "no points were spent" in video.error_message and video.client_token is None
+    settle_later(traveller, plain)
     assert usage.budget_state(owner).spent == 0
     assert usage.budget_state(teammate).spent == 4 * SORA_4S
     assert not LedgerEntry.objects.filter(video__isnull=True).exists()
+
+
+def test_a_bare_gateway_error_on_a_create_is_an_unknown_outcome(
+    owner: Any, real_time_simulator: Simulator, traveller: Any
+) -> None:
+    inner = real_time_simulator.transport()
+
+    def gateway(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and request.url.path == "/v1/videos":
+            request.read()
+            inner.handle_request(request)  # it reached the provider, which made it
+            return httpx.Response(502, text="<html><title>502 Bad Gateway</title></html>")
+        return inner.handle_request(request)
+
+    video = send_lost(owner, make_client(httpx.MockTransport(gateway)))
+    assert video.status == Video.Status.UNCONFIRMED
+    settle_later(traveller, make_client(inner))
+    video.refresh_from_db()
+    assert (video.error_code, video.cost_points) == ("charged_untracked", SORA_4S)
 
 
 def test_a_failed_teammate_job_never_takes_the_charge_of_a_made_send(

@@ -30,6 +30,7 @@ from videostudio.provider.errors import (
     DownloadIncomplete,
     ProtocolError,
     ProviderError,
+    ProviderServerError,
     ProviderTimeout,
     ProviderUnreachable,
     RateLimited,
@@ -214,11 +215,16 @@ class ProviderClient:
             try:
                 return self._attempt(method, url, handle, request)
             except ProviderError as error:
-                refused = error.status is not None and 400 <= error.status < 500
+                refused = (error.status is not None and 400 <= error.status < 500) or (
+                    _provider_said_failed(error)
+                )
                 if not idempotent and not refused and not isinstance(error, ProviderUnreachable):
                     # It may have been created and billed: the caller must look before resending.
                     error.outcome_unknown = True
+                # A create is repeated only when the provider said it did nothing with it
+                # (a 4xx such as 429); never after a 500, however definite it sounds.
                 retry = error.transient and not error.outcome_unknown
+                retry = retry and (idempotent or error.status is None or error.status < 500)
                 retry = retry and attempt < self._max_retries
                 if isinstance(error, RateLimited):
                     # Close the gate even when giving up: the other threads must wait too.
@@ -379,3 +385,14 @@ def _fsync_directory(directory: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def _provider_said_failed(error: ProviderError) -> bool:
+    """A 500 in the provider's own error envelope (`provider_error`): the provider
+    answered that it failed the request, so nothing was made. A bare 5xx from a
+    gateway (HTML, 502/503/504) says nothing of the kind."""
+    return (
+        isinstance(error, ProviderServerError)
+        and error.status == 500
+        and error.error_type == "provider_error"
+    )

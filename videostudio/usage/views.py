@@ -145,7 +145,11 @@ def charge_note(video: Video) -> str:
     if video.status == Video.Status.UNCONFIRMED:
         return "being checked against the points history"
     if video.cost_source == Video.Cost.NONE:
-        return "never sent: not charged" if not video.provider_id else "not charged"
+        if video.error_code == "not_created":
+            return "never made: not charged"
+        if video.provider_id:
+            return "not charged"
+        return "refused by the provider: not charged" if video.error_code else "never sent"
     if not video.provider_id and not video.submitted_at:
         return "never sent"
     return "not known yet"

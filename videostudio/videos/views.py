@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from django.contrib import messages
@@ -154,9 +154,7 @@ def _estimate(request: HttpRequest, form: VideoForm) -> CostPreview:
     size = source.get("size")
     if size not in form.spec.sizes:
         size = form.spec.default_size
-    return CostPreview(
-        cost_hold(form.spec.name, seconds, str(size)), budget_state(request.user)
-    )
+    return CostPreview(cost_hold(form.spec.name, seconds, str(size)), budget_state(request.user))
 
 
 def _visibility(data: dict[str, Any]) -> str:

@@ -1,0 +1,177 @@
+"""The points, end to end over real HTTP: members' browsers (httpx) against the app's
+live server, the app against the simulator on its own port.
+
+Two members send the same model at the same moment; one of alice's jobs fails, a
+send of bob's is made but its answer comes too late, one of alice's gets a 500
+before anything is made. After the tracker and a "Sync now", the review, its CSV
+and each member's own line must equal what the simulator charged.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import time_machine
+from django.utils import timezone
+
+from videostudio.provider.client import ProviderClient
+from videostudio.simulator.server import SimulatorServer, serve
+from videostudio.videos import connection, tracking
+from videostudio.videos.models import Video
+
+from .conftest import make_user
+
+# Real threads need committed data; the catalog's seed rows come back for each run.
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+PASSWORD = "correct horse battery staple"
+SORA_4S = 4 * 3000  # what the simulator charges for four seconds of Sora-2
+_TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+
+
+class Browser:
+    """One member's browser: cookies, CSRF tokens read from the pages, no redirects."""
+
+    def __init__(self, base_url: str, username: str) -> None:
+        self.http = httpx.Client(base_url=base_url, timeout=60)
+        response = self.post("/accounts/login/", {"username": username, "password": PASSWORD})
+        assert response.status_code == 302, response.text[:500]
+
+    def post(self, path: str, data: dict[str, str], form_page: str | None = None) -> httpx.Response:
+        page = self.http.get(form_page or path)
+        token = _TOKEN.search(page.text)
+        assert token is not None, f"no form on {form_page or path}"
+        return self.http.post(path, data={**data, "csrfmiddlewaretoken": token.group(1)})
+
+    def send(self, prompt: str) -> httpx.Response:
+        form = {"model": "Sora-2", "prompt": prompt, "seconds": "4", "size": "720x1280"}
+        return self.post("/videos/new/", form)
+
+    def get(self, path: str, **params: str) -> str:
+        response = self.http.get(path, params=params)
+        assert response.status_code == 200, response.text[:500]
+        return response.text
+
+
+@pytest.fixture
+def traveller() -> Iterator[Any]:
+    with time_machine.travel(timezone.now(), tick=True) as traveller:
+        yield traveller
+
+
+@pytest.fixture(params=["send", "completion"])
+def provider(request: Any, tmp_path: Path, traveller: Any) -> Iterator[SimulatorServer]:
+    server, _ = serve(
+        clock=time.time,
+        queue_seconds=1,
+        render_seconds=3,
+        fps=4,
+        charge_at=request.param,
+        slow_seconds=3,
+        cache_dir=tmp_path / "simulator",
+    )
+    # The app talks to it over HTTP; a create waits 1.5 s for its answer at most.
+    connection._client = ProviderClient(
+        base_url=server.url, api_key="sk-test", timeout=1.5, sleep=lambda s: None
+    )
+    yield server
+    connection._client.close()
+    connection._client = None
+    server.stop()
+
+
+def test_the_review_and_every_members_line_equal_what_the_provider_charged(
+    live_server: Any, provider: SimulatorServer, traveller: Any
+) -> None:
+    for name in ("alice", "bob"):
+        make_user(name)
+    make_user("stella", is_staff=True)
+    alice, bob = Browser(live_server.url, "alice"), Browser(live_server.url, "bob")
+    staff = Browser(live_server.url, "stella")
+
+    # Both at once, the same model, seconds apart at most.
+    barrier = threading.Barrier(2)
+    answers: dict[str, list[int]] = {}
+
+    def act(member: Browser, name: str, prompts: list[str]) -> None:
+        barrier.wait()
+        for prompt in prompts:
+            response = member.send(prompt)
+            answers.setdefault(name, []).append(response.status_code)
+            if response.status_code == 200:
+                box = re.search(r'class="error-box" role="alert">(.*?)</div>', response.text, re.S)
+                text = re.sub(r"<[^>]+>", "", box.group(1)).strip() if box else ""
+                answers.setdefault(f"{name} says", []).append(text)
+
+    threads = [
+        threading.Thread(
+            target=act, args=(alice, "alice", ["a fox on ice", "boom [fail]", "no [error:500]"])
+        ),
+        threading.Thread(target=act, args=(bob, "bob", ["a fox on ice, too", "late [slow]"])),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # Sent: on to the list (the lost answer with its warning); the 500: the form again.
+    assert answers == {
+        "alice": [302, 302, 200],
+        "alice says": [
+            "The provider had an internal error. Nothing was created and no points were "
+            "spent; try again shortly."
+        ],
+        "bob": [302, 302],
+    }, answers
+    assert Video.objects.filter(status=Video.Status.UNCONFIRMED).count() == 1  # the slow one
+
+    time.sleep(3.5)  # the simulator finishes answering the slow create it already charged
+    # Later: every job has finished, the unconfirmed window has closed.
+    traveller.shift(41 * 60)
+    client = connection._client
+    assert client is not None
+    Video.objects.exclude(next_poll_at=None).update(next_poll_at=timezone.now())
+    tracking.videos_sweep(client=client, seconds=20)
+    response = staff.post("/usage/sync/", {"next": "/usage/"}, form_page="/usage/")
+    assert response.status_code == 302
+
+    # What the provider charged, from its own history.
+    history = provider.simulator.ledger.history(limit=100, starting_after=None)["data"]
+    billed = sum(entry["cost_points"] for entry in history)
+    assert billed == 3 * SORA_4S and len(history) == 3  # no charge for the failure or the 500
+    truth = {"alice": SORA_4S, "bob": 2 * SORA_4S}
+
+    review = staff.get("/usage/")
+    members = review.split('id="per-member"')[1].split("</table>")[0]
+    for name, points in truth.items():
+        assert f"<td>{name}</td><td>{points}</td><td>0</td>" in members, members
+    books = review.split('id="books"')[1].split("</section>")[0]
+    assert f'<strong id="books-ledger">{billed}</strong>' in books
+    assert f'<strong id="books-attributed">{billed}</strong>' in books
+    assert '<strong id="books-unattributed">0</strong>' in books
+    assert "The books close" in books
+
+    summary = list(csv.reader(io.StringIO(staff.get("/usage/", export="csv"))))
+    assert {row[1]: int(row[2]) for row in summary if row[0] == "member"} == truth
+    jobs = list(csv.DictReader(io.StringIO(staff.get("/usage/", tab="jobs", export="csv"))))
+    spent: dict[str, int] = {}
+    for row in jobs:
+        spent[row["member"]] = spent.get(row["member"], 0) + int(row["points"] or 0)
+    assert spent == truth
+    notes = {row["status"] + ":" + row["charge"] for row in jobs if row["status"] == "failed"}
+    assert notes == {
+        "failed:not charged",  # the provider's own failure
+        "failed:refused by the provider: not charged",  # the 500
+        f"failed:charged {SORA_4S} points",  # made, answer lost, its charge found
+    }
+
+    for member, name in ((alice, "alice"), (bob, "bob")):
+        line = re.search(r"This month: (\d+) points spent", member.get("/"))
+        assert line is not None and int(line.group(1)) == truth[name]

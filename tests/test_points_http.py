@@ -99,7 +99,7 @@ def test_the_review_and_every_members_line_equal_what_the_provider_charged(
 
     # Both at once, the same model, seconds apart at most.
     barrier = threading.Barrier(2)
-    answers: dict[str, list[int]] = {}
+    answers: dict[str, list[Any]] = {}
 
     def act(member: Browser, name: str, prompts: list[str]) -> None:
         barrier.wait()

@@ -196,7 +196,7 @@ def test_sync_now_reads_the_ledger_and_the_balance_and_reports(
     response = client.post(reverse("usage:sync"), {"next": "/usage/?tab=ledger"}, follow=True)
     html = response.content.decode()
     assert response.redirect_chain[-1][0] == "/usage/?tab=ledger"
-    assert "1 charges read in 1 pages, 1 new; 0 attributed to jobs" in html
+    assert "1 charge read in 1 page, 1 new; 0 attributed to jobs" in html
     assert "Balance: 99904000" in html and "96000 points unattributed" in html
     assert client.get(reverse("usage:sync")).status_code == 405
     client.force_login(owner)

@@ -338,7 +338,7 @@ def test_the_ledger_and_balance_are_read_on_a_schedule(app_client: ProviderClien
         "videostudio.usage.tasks.refresh_balance",
     } <= funcs
     app_client.create_video(model="Sora-2", prompt="direct", seconds=4)
-    assert tasks.sync_ledger() == "1 charges read in 1 pages, 1 new; 0 attributed to jobs"
+    assert tasks.sync_ledger() == "1 charge read in 1 page, 1 new; 0 attributed to jobs"
     assert tasks.refresh_balance() == "balance 99988000 points"
 
 

@@ -350,9 +350,15 @@ class LedgerReport:
     def __str__(self) -> str:
         if self.error:
             return f"Ledger not synced: {self.error}"
-        return f"{self.read} charges read in {self.pages} pages, {self.new} new; {self.match}" + (
-            "" if self.complete else "; older pages not read yet"
+        return (
+            f"{_count(self.read, 'charge')} read in {_count(self.pages, 'page')}, "
+            f"{self.new} new; {self.match}"
+            + ("" if self.complete else "; older pages not read yet")
         )
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def ledger_sync(*, client: ProviderClient, max_pages: int = 50) -> LedgerReport:

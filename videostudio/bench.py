@@ -206,6 +206,74 @@ def bench_simulator() -> None:
     line("median", f"{statistics.median(samples) * 1000:.0f} ms")
 
 
+def bench_points(owner: User, jobs: int = 300) -> None:
+    """Attributing a busy half hour: `jobs` equal Sora-2 jobs and their charges."""
+    from datetime import timedelta
+
+    from django.db import transaction
+
+    from videostudio.usage import matching
+    from videostudio.usage.models import LedgerEntry
+    from videostudio.usage.services import ledger_match
+
+    start = timezone.now() - timedelta(hours=2)
+    charges = [
+        matching.Charge(i, "sora-2", start + timedelta(seconds=6 * i + 1), 12_000)
+        for i in range(jobs)
+    ]
+
+    def cases(reported: bool) -> list[matching.Job]:
+        return [
+            matching.Job(
+                key=i,
+                model="sora-2",
+                start=start + timedelta(seconds=6 * i),
+                end=start + timedelta(seconds=6 * i + 300),
+                reported=12_000 if reported else None,
+                expected=13_200,
+            )
+            for i in range(jobs)
+        ]
+
+    now = timezone.now()
+    pure_reported = timed(lambda: matching.decide(charges, cases(True), now=now), 5)
+    pure_estimated = timed(lambda: matching.decide(charges, cases(False), now=now), 5)
+
+    def with_database() -> None:
+        with transaction.atomic():
+            videos = Video.objects.bulk_create(
+                Video(
+                    owner=owner, model="Sora-2", prompt=f"charged {i}", seconds=4,
+                    size="720x1280", billed_seconds=4, status=Video.Status.COMPLETED,
+                    provider_id=f"video_points_{i}", cost_points=12_000,
+                    cost_source=Video.Cost.REPORTED,
+                    completed_at=start + timedelta(seconds=6 * i + 300),
+                )
+                for i in range(jobs)
+            )  # fmt: skip
+            Video.objects.filter(pk__in=[v.pk for v in videos]).update(created_at=start)
+            LedgerEntry.objects.bulk_create(
+                LedgerEntry(
+                    query_id=f"q_bench_{i}", created_at=c.at, bot_name="Sora-2",
+                    cost_points=c.points,
+                )
+                for i, c in enumerate(charges)
+            )  # fmt: skip
+            began = time.perf_counter()
+            report = ledger_match()
+            samples.append(time.perf_counter() - began)
+            assert report.attributed == jobs, report
+            transaction.set_rollback(True)
+
+    samples: list[float] = []
+    for _ in range(3):
+        with_database()
+    print(f"points: attributing {jobs} charges to {jobs} equal jobs sent 6 s apart")
+    line("median rules only, costs reported", f"{statistics.median(pure_reported) * 1000:.0f} ms")
+    line("median rules only, costs estimated", f"{statistics.median(pure_estimated) * 1000:.0f} ms")
+    line("median ledger match with the database", f"{statistics.median(samples) * 1000:.0f} ms")
+
+
 def main() -> None:
     call_command("migrate", verbosity=0)
     owner = get_user_model().objects.create_user(username="bench", password="x")
@@ -219,6 +287,7 @@ def main() -> None:
     bench_media(owner)
     bench_tree(owner)
     bench_gallery(owner)
+    bench_points(owner)
     bench_simulator()
     shutil.rmtree(WORK, ignore_errors=True)
 

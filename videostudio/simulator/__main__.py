@@ -91,6 +91,12 @@ def build_parser() -> argparse.ArgumentParser:
         "(default) or when it completes (hidden until then); the balance drops at send",
     )
     parser.add_argument(
+        "--slow-seconds",
+        type=float,
+        default=5.0,
+        help="how long a create whose prompt holds [slow] waits, after charging, to answer",
+    )
+    parser.add_argument(
         "--inject",
         type=parse_injection,
         action="append",
@@ -117,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         models=args.models,
         models_endpoint=args.models_endpoint,
         charge_at=args.charge_at,
+        slow_seconds=args.slow_seconds,
     )
     for injection in args.inject:
         server.simulator.inject_error(

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -264,27 +264,18 @@ class _Matching:
 
     def reaches_holder(self, job: int, holders: set[int]) -> bool:
         """Whether an alternating path leads from the unmatched `job` to a charge held by
-        one of `holders`: flipping it would match `job` and unmatch that holder."""
-        queue, seen = deque([job]), {job}
-        reached: set[int] = set()
-        while queue:
-            current = queue.popleft()
-            for charge in self.edges.get(current, ()):
-                if charge in reached:
-                    continue
-                reached.add(charge)
-                holder = self.job_of.get(charge)
-                if holder is None or holder in holders:
-                    return True
-                if holder not in seen:
-                    seen.add(holder)
-                    queue.append(holder)
-        return False
+        one of `holders` (or free): flipping it would match `job` and unmatch that holder."""
+        return any(holder is None or holder in holders for _, holder in self._alternating([job]))
 
     def reachable_from_free(self, jobs: Iterable[int]) -> set[int]:
         """Charges that some maximum matching leaves to another job: those reached by
         an alternating path from an unmatched job."""
-        queue = deque(job for job in jobs if job not in self.charge_of)
+        free = [job for job in jobs if job not in self.charge_of]
+        return {charge for charge, _ in self._alternating(free)}
+
+    def _alternating(self, starts: Iterable[int]) -> Iterator[tuple[int, int | None]]:
+        """Breadth first from `starts`: each charge reached, with the job holding it."""
+        queue = deque(starts)
         seen_jobs = set(queue)
         reached: set[int] = set()
         while queue:
@@ -294,7 +285,7 @@ class _Matching:
                     continue
                 reached.add(charge)
                 holder = self.job_of.get(charge)
+                yield charge, holder
                 if holder is not None and holder not in seen_jobs:
                     seen_jobs.add(holder)
                     queue.append(holder)
-        return reached

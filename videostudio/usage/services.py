@@ -500,19 +500,10 @@ def _match_once(now: datetime) -> MatchReport:
         cost_source=Video.Cost.NONE,
         client_token=None,
     )
-    report.unsettled += _settle(
+    report.unsettled += _unsettle(
         decision.unsettled,
-        only=[Video.Status.UNCONFIRMED],
-        status=Video.Status.UNSETTLED,
-        error_code="unsettled",
-        error_message=(
-            "The provider did not confirm this job, and its usage history cannot tell "
-            "whether it was made: other charges of this model could be it. Nothing has "
-            "been booked to you; an admin settles it from the usage review. Check there "
-            "before sending it again."
-        ),
-        cost_points=None,
-        cost_source="",
+        "its usage history cannot tell whether it was made: other charges of this model "
+        "could be it.",
     )
     # A history that cannot be read (a relay without one) must not hold a send forever.
     stale = [
@@ -522,19 +513,10 @@ def _match_once(now: datetime) -> MatchReport:
         and job.window(now)[1] > closed
         and job.window(now)[1] + UNREADABLE_AFTER < now
     ]
-    report.unsettled += _settle(
+    report.unsettled += _unsettle(
         stale,
-        only=[Video.Status.UNCONFIRMED],
-        status=Video.Status.UNSETTLED,
-        error_code="unsettled",
-        error_message=(
-            "The provider did not confirm this job, and its usage history could not be read "
-            "to settle it: it may or may not have been made and charged. It was not sent "
-            "again, and nothing has been booked to you; an admin settles it from the usage "
-            "review."
-        ),
-        cost_points=None,
-        cost_source="",
+        "its usage history could not be read to settle it: it may or may not have been "
+        "made and charged.",
     )
     return report
 
@@ -620,6 +602,23 @@ def _settle_made(video_pk: int, entry: LedgerEntry) -> int:
             transaction.set_rollback(True)
             return 0
     return 1
+
+
+def _unsettle(video_pks: Iterable[int], why: str) -> int:
+    """Unconfirmed sends the history cannot settle: an admin's to decide, nobody's bill."""
+    return _settle(
+        video_pks,
+        only=[Video.Status.UNCONFIRMED],
+        status=Video.Status.UNSETTLED,
+        error_code="unsettled",
+        error_message=(
+            f"The provider did not confirm this job, and {why} It was not sent again, and "
+            "nothing has been booked to you; an admin settles it from the usage review. "
+            "Check there before sending it again."
+        ),
+        cost_points=None,
+        cost_source="",
+    )
 
 
 def _settle(video_pks: Iterable[int], *, only: Sequence[str] = _UNCONFIRMED, **fields: Any) -> int:

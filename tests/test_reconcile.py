@@ -292,7 +292,7 @@ def test_without_a_usage_history_it_ends_unsettled_not_guessed(
     settle_later(traveller, client, minutes=90)
     video.refresh_from_db()
     assert video.status == Video.Status.UNSETTLED
-    assert "could not be read" in video.error_message
+    assert "could not settle it" in video.error_message
     assert video.next_poll_at is None
 
 

@@ -103,7 +103,8 @@ class Decision:
     attributed: dict[int, int] = field(default_factory=dict)
     # unconfirmed job key -> the charge that settles it as made
     made: dict[int, int] = field(default_factory=dict)
-    # unconfirmed jobs with no unattributed charge of their model in their window
+    # unconfirmed jobs no reading can give a charge, whose window holds only tracked jobs'
+    # charges
     never_made: set[int] = field(default_factory=set)
     # unconfirmed job key -> charge keys that could be it
     unsettled: dict[int, list[int]] = field(default_factory=dict)

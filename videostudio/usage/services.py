@@ -505,18 +505,13 @@ def _match_once(now: datetime) -> MatchReport:
         "its usage history cannot tell whether it was made: other charges of this model "
         "could be it.",
     )
-    # A history that cannot be read (a relay without one) must not hold a send forever.
-    stale = [
-        job.key
-        for job in jobs
-        if job.unconfirmed
-        and job.window(now)[1] > closed
-        and job.window(now)[1] + UNREADABLE_AFTER < now
-    ]
+    # A history that cannot be read (a relay without one), or a job stuck in flight that
+    # could explain its charge, must not hold a send forever.
+    stale = [j.key for j in jobs if j.unconfirmed and j.window(now)[1] + UNREADABLE_AFTER < now]
     report.unsettled += _unsettle(
         stale,
-        "its usage history could not be read to settle it: it may or may not have been "
-        "made and charged.",
+        "its usage history could not settle it within an hour: it may or may not have "
+        "been made and charged.",
     )
     return report
 

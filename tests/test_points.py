@@ -270,3 +270,23 @@ def test_a_completion_refreshes_the_header_balance_soon(
             fetched=refresh.Fetched(remote=app_client.retrieve_video(str(again.provider_id))),
         )
     assert queued == ["videostudio.usage.tasks.refresh_balance"]  # once for the burst
+
+
+def test_one_matcher_at_a_time_and_the_others_say_so(
+    owner: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uuid
+
+    from videostudio.videos.leases import lease_acquire, lease_release
+
+    video = a_video(owner=owner, cost_points=12_000, cost_source="reported")
+    Video.objects.filter(pk=video.pk).update(created_at=timezone.now() - timedelta(minutes=5))
+    charge(None, 12_000, at=timezone.now() - timedelta(minutes=4))
+    elsewhere = uuid.uuid4()  # another process, mid-match
+    assert lease_acquire(usage.MATCH_LEASE, elsewhere, timedelta(minutes=2))
+    monkeypatch.setattr(usage, "MATCH_WAIT", 0.3)
+    busy = usage.ledger_match()
+    assert busy.busy and busy.attributed == 0
+    assert "at the same moment" in str(busy)
+    lease_release(usage.MATCH_LEASE, elsewhere)
+    assert usage.ledger_match().attributed == 1

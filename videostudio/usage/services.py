@@ -11,13 +11,15 @@ A charge that cannot be told apart stays unattributed and visible, so the books
 from __future__ import annotations
 
 import logging
+import time
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.cache import cache
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 from django_q.tasks import async_task
@@ -29,6 +31,7 @@ from videostudio.provider.errors import ProviderError
 from videostudio.provider.types import HistoryEntry, RemoteVideo
 from videostudio.usage import matching
 from videostudio.usage.models import BalanceSnapshot, Budget, LedgerEntry, UsagePolicy
+from videostudio.videos.leases import lease_acquire, lease_release
 from videostudio.videos.models import Video
 
 log = logging.getLogger(__name__)
@@ -311,6 +314,9 @@ def balance_refresh_soon() -> None:
 SETTLE_LAG = timedelta(minutes=5)
 # An unconfirmed send whose window the history never covered is given up this long after.
 UNREADABLE_AFTER = timedelta(hours=1)
+MATCH_LEASE = "ledger-match"
+MATCH_LEASE_TTL = timedelta(minutes=2)
+MATCH_WAIT = 15.0  # seconds a sync waits for another process's match to finish
 
 
 @dataclass
@@ -319,8 +325,11 @@ class MatchReport:
     made: int = 0
     never_made: int = 0
     unsettled: int = 0
+    busy: bool = False  # another process was matching: it does the work
 
     def __str__(self) -> str:
+        if self.busy:
+            return "another sync was attributing charges at the same moment"
         text = f"{self.attributed} attributed to jobs"
         settled = [
             f"{count} {label}"
@@ -439,16 +448,28 @@ def ledger_match(*, now: datetime | None = None) -> MatchReport:
     A settled send can clear the way for another attribution, so the rules run
     again until nothing changes: one sync leaves nothing for the next to find.
     """
-    now = now or timezone.now()
     total = MatchReport()
-    for _ in range(5):
-        step = _match_once(now)
-        if not (step.attributed or step.made or step.never_made or step.unsettled):
-            break
-        total.attributed += step.attributed
-        total.made += step.made
-        total.never_made += step.never_made
-        total.unsettled += step.unsettled
+    token = uuid.uuid4()
+    # One matcher at a time, across every process and host: two reading the same
+    # ledger at once could each pick a different charge for one job.
+    deadline = time.monotonic() + MATCH_WAIT
+    while not lease_acquire(MATCH_LEASE, token, MATCH_LEASE_TTL):
+        if time.monotonic() > deadline:
+            total.busy = True
+            return total
+        time.sleep(0.2)
+    try:
+        now = now or timezone.now()
+        for _ in range(5):
+            step = _match_once(now)
+            if not (step.attributed or step.made or step.never_made or step.unsettled):
+                break
+            total.attributed += step.attributed
+            total.made += step.made
+            total.never_made += step.never_made
+            total.unsettled += step.unsettled
+    finally:
+        lease_release(MATCH_LEASE, token)
     return total
 
 
@@ -547,6 +568,13 @@ def _job(video: Video, prices: _Prices, *, unconfirmed: bool = False) -> matchin
 def _attribute(entry: LedgerEntry, video_pk: int) -> int:
     """Link a charge to a job; a cost the provider reported stays, any other becomes
     the charge. Guarded: a job that failed or was priced meanwhile is left alone."""
+    try:
+        return _attribute_now(entry, video_pk)
+    except IntegrityError:  # the job holds another charge already (an admin's settling)
+        return 0
+
+
+def _attribute_now(entry: LedgerEntry, video_pk: int) -> int:
     with transaction.atomic():
         if not LedgerEntry.objects.filter(pk=entry.pk, video__isnull=True).update(
             video_id=video_pk
@@ -572,6 +600,13 @@ def _attribute(entry: LedgerEntry, video_pk: int) -> int:
 
 
 def _settle_made(video_pk: int, entry: LedgerEntry) -> int:
+    try:
+        return _settle_made_now(video_pk, entry)
+    except IntegrityError:  # the job holds another charge already
+        return 0
+
+
+def _settle_made_now(video_pk: int, entry: LedgerEntry) -> int:
     with transaction.atomic():
         if not LedgerEntry.objects.filter(pk=entry.pk, video__isnull=True).update(
             video_id=video_pk

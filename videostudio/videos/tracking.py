@@ -7,7 +7,6 @@ every-minute schedule restarts the sweep after a crash.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 import uuid
@@ -16,12 +15,12 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import IntegrityError
 from django.db.models import Min, Q
 from django.utils import timezone
 
 from videostudio.provider.client import ProviderClient
 from videostudio.usage.services import ledger_sync
+from videostudio.videos.leases import lease_acquire, lease_release
 from videostudio.videos.models import Lease, Video
 from videostudio.videos.refresh import video_apply, video_fetch
 
@@ -51,23 +50,9 @@ class SweepReport:
         return f"looked at {self.refreshed} jobs in {self.passes} passes{tail}"
 
 
-def lease_acquire(name: str, token: uuid.UUID, ttl: timedelta) -> bool:
-    """Take (or renew) a named lease with one conditional UPDATE."""
-    now = timezone.now()
-    if not Lease.objects.filter(name=name).exists():
-        with contextlib.suppress(IntegrityError):  # another process created it first
-            Lease.objects.create(name=name)
-    free = Q(until__isnull=True) | Q(until__lt=now) | Q(token=token)
-    return Lease.objects.filter(free, name=name).update(token=token, until=now + ttl) == 1
-
-
 def sweep_running() -> bool:
     now = timezone.now()
     return Lease.objects.filter(name=SWEEP_LEASE, until__gt=now + timedelta(seconds=5)).exists()
-
-
-def lease_release(name: str, token: uuid.UUID) -> None:
-    Lease.objects.filter(name=name, token=token).update(token=None, until=None)
 
 
 def videos_claim_due(*, now: datetime, limit: int, token: uuid.UUID | None = None) -> list[Video]:

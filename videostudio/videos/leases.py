@@ -1,0 +1,32 @@
+"""Named leases in the database: one holder at a time across every process and host.
+
+A lease is claimed with one conditional UPDATE, so it holds on SQLite as well as on
+PostgreSQL (select_for_update does nothing on SQLite). A holder that dies simply
+lets its lease run out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from videostudio.videos.models import Lease
+
+
+def lease_acquire(name: str, token: uuid.UUID, ttl: timedelta) -> bool:
+    """Take (or renew) a named lease with one conditional UPDATE."""
+    now = timezone.now()
+    if not Lease.objects.filter(name=name).exists():
+        with contextlib.suppress(IntegrityError), transaction.atomic():
+            Lease.objects.create(name=name)  # unless another process created it first
+    free = Q(until__isnull=True) | Q(until__lt=now) | Q(token=token)
+    return Lease.objects.filter(free, name=name).update(token=token, until=now + ttl) == 1
+
+
+def lease_release(name: str, token: uuid.UUID) -> None:
+    Lease.objects.filter(name=name, token=token).update(token=None, until=None)

@@ -71,7 +71,7 @@ test-fast: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy videostudio tests
+	$(BIN)/mypy videostudio tests benchmarks
 
 format: install
 	$(BIN)/ruff check --fix .
@@ -81,7 +81,7 @@ migrations-check: install
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
 bench: install
-	$(BIN)/python -m videostudio.bench
+	$(BIN)/python benchmarks/bench.py
 
 ## Rewrite requirements/*.txt from pyproject.toml (needs PyPI); the next target rebuilds .venv.
 lock: install

@@ -1,7 +1,8 @@
 """`make bench`: figures for the hot paths, printed as medians of repeated runs.
 
 Runs against a throw-away SQLite database and the in-process simulator, so it
-needs no configuration and touches nothing of a real install.
+needs no configuration and touches nothing of a real install. It lives outside
+the app package because importing it sets Django up that way.
 """
 
 from __future__ import annotations

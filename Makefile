@@ -72,6 +72,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy videostudio tests benchmarks
+	$(BIN)/lint-imports
 
 format: install
 	$(BIN)/ruff check --fix .

@@ -11,9 +11,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from PIL import Image
 
+from videostudio import connection
 from videostudio.provider.client import ProviderClient
 from videostudio.simulator.app import Simulator
-from videostudio.videos import connection
 
 
 class FakeClock:

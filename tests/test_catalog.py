@@ -12,11 +12,11 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from videostudio import connection
 from videostudio.catalog.models import CatalogEntry
 from videostudio.catalog.services import catalog_specs, catalog_sync
 from videostudio.provider.client import ProviderClient
 from videostudio.simulator.app import Simulator
-from videostudio.videos import connection
 from videostudio.videos.models import Video
 
 from .conftest import FakeClock

@@ -290,3 +290,19 @@ def test_one_matcher_at_a_time_and_the_others_say_so(
     assert "at the same moment" in str(busy)
     lease_release(usage.MATCH_LEASE, elsewhere)
     assert usage.ledger_match().attributed == 1
+
+
+def test_without_a_keeper_of_points_videos_are_free_and_unbudgeted(
+    owner: Any, app_client: ProviderClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from videostudio.usage.hooks import UsagePoints
+    from videostudio.videos import points
+
+    from .test_usage import send
+
+    assert isinstance(points.points(), UsagePoints)  # the usage app registered itself
+    Budget.objects.create(user=owner, monthly_points=1)  # would refuse any job
+    monkeypatch.setattr(points, "_points", points.Free())
+    video = send(owner, app_client)
+    assert video.reserved_points == 0
+    assert points.points().month(owner).limit is None

@@ -23,9 +23,10 @@ import pytest
 import time_machine
 from django.utils import timezone
 
+from videostudio import connection
 from videostudio.provider.client import ProviderClient
 from videostudio.simulator.server import SimulatorServer, serve
-from videostudio.videos import connection, tracking
+from videostudio.videos import tracking
 from videostudio.videos.models import Video
 
 from .conftest import make_user

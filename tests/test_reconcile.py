@@ -20,12 +20,13 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from videostudio import connection
 from videostudio.provider.catalog import find_model
 from videostudio.provider.client import ProviderClient
 from videostudio.simulator.app import Simulator
 from videostudio.usage import services as usage
 from videostudio.usage.models import LedgerEntry
-from videostudio.videos import connection, services, tracking
+from videostudio.videos import services, tracking
 from videostudio.videos.models import Video
 
 from .conftest import make_user

@@ -22,8 +22,8 @@ from django.db import connection
 from django_q.models import OrmQ, Schedule
 
 from videostudio import env
+from videostudio.connection import CacheRateGate
 from videostudio.videos import tasks, tracking
-from videostudio.videos.connection import CacheRateGate
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -182,9 +182,9 @@ def test_a_429_cooldown_is_shared_through_the_cache(tmp_path: Path) -> None:
 
 
 def test_the_apps_client_paces_itself_and_shares_its_cooldown(settings: Any) -> None:
+    from videostudio.connection import build_client
     from videostudio.provider.ratelimit import LocalRateLimiter
     from videostudio.provider.ratelimit_redis import RedisRateGate, RedisRateLimiter
-    from videostudio.videos.connection import build_client
 
     settings.REDIS_URL = ""
     client = build_client()

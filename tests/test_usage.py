@@ -14,13 +14,14 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from videostudio import connection
 from videostudio.catalog.models import CatalogEntry
 from videostudio.catalog.services import catalog_find
 from videostudio.provider.client import ProviderClient
 from videostudio.simulator.app import Simulator
 from videostudio.usage import services as usage
 from videostudio.usage.models import BalanceSnapshot, Budget, LedgerEntry, UsagePolicy
-from videostudio.videos import connection, refresh, services
+from videostudio.videos import refresh, services
 from videostudio.videos.models import Video
 
 from .conftest import FakeClock, make_user

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 
 from videostudio.catalog.models import CatalogEntry
 from videostudio.catalog.services import catalog_sync
-from videostudio.videos.connection import get_client
+from videostudio.connection import get_client
 
 
 @admin.register(CatalogEntry)

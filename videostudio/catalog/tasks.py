@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from videostudio.catalog.services import catalog_sync
-from videostudio.videos.connection import get_client
+from videostudio.connection import get_client
 
 
 def sync() -> str:

@@ -69,6 +69,18 @@ class RemoteVideo:
     def is_finished(self) -> bool:
         return self.status in (COMPLETED, FAILED)
 
+    @property
+    def cost_points(self) -> int | None:
+        """The points the provider says this job cost, in the shapes providers use
+        for `usage` (None: it did not say)."""
+        if not isinstance(self.usage, dict):
+            return None
+        for key in ("cost_points", "points", "total_points", "cost"):
+            value = self.usage.get(key)
+            if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+                return int(value)
+        return None
+
     @classmethod
     def from_json(cls, data: object) -> RemoteVideo:
         if not isinstance(data, dict):

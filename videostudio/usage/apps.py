@@ -12,6 +12,11 @@ class UsageConfig(AppConfig):
     verbose_name = "Points and budgets"
 
     def ready(self) -> None:
+        # Models are loaded only now: the hook (and what it imports) comes in here.
+        from videostudio.usage.hooks import UsagePoints
+        from videostudio.videos import points
+
+        points.register(UsagePoints())
         post_migrate.connect(_ensure_schedules, sender=self)
 
 

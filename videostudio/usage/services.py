@@ -28,19 +28,16 @@ from videostudio.catalog.models import CatalogEntry, is_hd
 from videostudio.catalog.services import catalog_find
 from videostudio.provider.client import ProviderClient
 from videostudio.provider.errors import ProviderError
-from videostudio.provider.types import HistoryEntry, RemoteVideo
+from videostudio.provider.types import HistoryEntry
 from videostudio.usage import matching
 from videostudio.usage.models import BalanceSnapshot, Budget, LedgerEntry, UsagePolicy
 from videostudio.videos.leases import lease_acquire, lease_release
 from videostudio.videos.models import Video
+from videostudio.videos.points import BudgetState, Estimate, Refused
 
 log = logging.getLogger(__name__)
 
 HISTORY_DAYS = 30
-
-
-class Refused(Exception):
-    """A submission the rules turn down before anything is sent."""
 
 
 # --- Costs ----------------------------------------------------------------------------------
@@ -70,36 +67,6 @@ def highest_rate() -> float | None:
     )
     known = [rate for row in rates for rate in row if rate]
     return max(known, default=None)
-
-
-def reported_points(usage: Any) -> int | None:
-    """The points in a video's `usage`, in the shapes providers use for it."""
-    if not isinstance(usage, dict):
-        return None
-    for key in ("cost_points", "points", "total_points", "cost"):
-        value = usage.get(key)
-        if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
-            return int(value)
-    return None
-
-
-def cost_fields(video: Video, remote: RemoteVideo, status: str) -> dict[str, Any]:
-    """What a finished job cost, to record with its final status.
-
-    The order of truth: the provider's own `usage`; else the charge attributed to it
-    from the ledger; else the catalog's estimate, labelled as one. A job the provider
-    reports as failed cost nothing.
-    """
-    if status == Video.Status.FAILED:
-        return {"reserved_points": 0, "cost_points": 0, "cost_source": Video.Cost.NONE}
-    if status != Video.Status.COMPLETED:
-        return {}
-    fields: dict[str, Any] = {"reserved_points": 0}
-    measured = reported_points(remote.usage)
-    if measured is not None:
-        fields.update(cost_points=measured, cost_source=Video.Cost.REPORTED)
-    # Otherwise `costs_recorded` estimates it, unless the ledger has said meanwhile.
-    return fields
 
 
 def costs_recorded(video_id: int) -> None:
@@ -153,17 +120,6 @@ def rate_learn(model: str) -> None:
 # --- Budgets --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class BudgetState:
-    limit: int | None
-    spent: int
-    reserved: int
-
-    @property
-    def remaining(self) -> int | None:
-        return None if self.limit is None else max(self.limit - self.spent - self.reserved, 0)
-
-
 def month_start(now: datetime) -> datetime:
     local = timezone.localtime(now)
     return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
@@ -185,27 +141,7 @@ def budget_state(user: Any, *, now: datetime | None = None) -> BudgetState:
     return BudgetState(limit, totals["spent"] or 0, totals["reserved"] or 0)
 
 
-@dataclass(frozen=True)
-class Hold:
-    """What a job would be held at against a budget, and how that was worked out."""
-
-    points: int | None  # None: nobody can say (no price known at all)
-    priced: bool  # False: the model has no price, so the dearest known rate is used
-    basis: str = ""  # where the rate comes from, in words
-
-    @property
-    def note(self) -> str:
-        if self.points is None:
-            return "This model has no price yet, so its cost cannot be estimated."
-        if not self.priced:
-            return (
-                f"about {self.points} points at most: this model has no price yet, so it is "
-                "held at the dearest rate known"
-            )
-        return f"about {self.points} points"
-
-
-def cost_hold(model: str, billed_seconds: int, size: str = "") -> Hold:
+def cost_hold(model: str, billed_seconds: int, size: str = "") -> Estimate:
     entry = catalog_find(model)
     rate = entry.rate_for(size) if entry is not None else None
     if entry is not None and rate:
@@ -218,11 +154,13 @@ def cost_hold(model: str, billed_seconds: int, size: str = "") -> Hold:
             basis = "from the price an admin set"
         else:
             basis = "from the list price: an estimate until the provider reports real costs"
-        return Hold(round(rate * billed_seconds), True, basis)
+        return Estimate(round(rate * billed_seconds), True, basis)
     dearest = highest_rate()
     if dearest:
-        return Hold(round(dearest * billed_seconds), False, "no price yet: the dearest rate known")
-    return Hold(None, False, "no price yet")
+        return Estimate(
+            round(dearest * billed_seconds), False, "no price yet: the dearest rate known"
+        )
+    return Estimate(None, False, "no price yet")
 
 
 def budget_reserve(video: Video) -> None:

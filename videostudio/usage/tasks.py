@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from videostudio.connection import get_client
 from videostudio.usage.services import balance_refresh, ledger_sync
-from videostudio.videos.connection import get_client
 
 
 def sync_ledger() -> str:

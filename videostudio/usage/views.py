@@ -17,11 +17,11 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
+from videostudio.connection import get_client
 from videostudio.forms import check_date_range, date_field
 from videostudio.usage import selectors, services
 from videostudio.usage.charts import bar_chart
 from videostudio.usage.models import BalanceSnapshot, LedgerEntry, UsagePolicy
-from videostudio.videos.connection import get_client
 from videostudio.videos.models import Video
 
 TABS = ["summary", "jobs", "ledger", "failed", "unsettled"]

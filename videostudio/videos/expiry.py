@@ -13,6 +13,8 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from videostudio.catalog.models import CatalogEntry
+from videostudio.videos.lineage import descendant_counts
 from videostudio.videos.models import Video
 
 URGENT = timedelta(hours=1)
@@ -69,8 +71,6 @@ def expiry_notice(
 
 def buildable_models() -> set[str]:
     """Models (lower-case) members may remix or extend now: one query."""
-    from videostudio.catalog.models import CatalogEntry
-
     entries = CatalogEntry.objects.filter(enabled=True, retired_at__isnull=True).filter(
         Q(remix=True) | Q(extend=True)
     )
@@ -79,8 +79,6 @@ def buildable_models() -> set[str]:
 
 def annotate_cards(videos: list[Video], *, now: datetime | None = None) -> None:
     """Give each card its expiry notice and its number of descendants (two queries)."""
-    from videostudio.videos.lineage import descendant_counts
-
     now = now or timezone.now()
     buildable = buildable_models()
     counts = descendant_counts(videos)

@@ -16,6 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.formats import date_format
 
+from videostudio.catalog.services import catalog_find
 from videostudio.provider.catalog import ModelSpec
 from videostudio.videos.models import Video
 
@@ -25,8 +26,6 @@ EXTENSION = Video.Kind.EXTENSION
 
 def lineage_spec(source: Video) -> ModelSpec | None:
     """The catalog's word on the source's model, if members may still use it."""
-    from videostudio.catalog.services import catalog_find
-
     entry = catalog_find(source.model)
     return entry.to_spec() if entry is not None and entry.available else None
 

@@ -21,14 +21,8 @@ from django.utils import timezone
 from videostudio.provider.client import ProviderClient
 from videostudio.provider.errors import InvalidRequest, NotFound, ProviderError
 from videostudio.provider.types import RemoteVideo
-from videostudio.usage import matching
-from videostudio.usage.services import (
-    SETTLE_LAG,
-    balance_refresh_soon,
-    cost_fields,
-    costs_recorded,
-)
 from videostudio.videos.models import Video, video_dir
+from videostudio.videos.points import points
 from videostudio.videos.sprites import sprite_grid
 
 log = logging.getLogger(__name__)
@@ -57,16 +51,11 @@ UNCONFIRMED_FIELDS: dict[str, Any] = {
         "checked to settle it."
     ),
 }
-# How often an unconfirmed send is checked against the points history once it can be settled.
-RECHECK = timedelta(minutes=2)
 
 
 def unconfirmed_next_poll(video: Video, now: datetime) -> datetime:
-    """When the points history can settle an unconfirmed send: once its whole window
-    (the charge may be stamped at completion) has reached the ledger."""
-    made = video.created_at or now
-    ready = made + matching.UNCONFIRMED_WINDOW + matching.SLACK + SETTLE_LAG
-    return max(now + RECHECK, ready + timedelta(seconds=30))
+    """When whoever keeps the points can next settle an unconfirmed send."""
+    return points().settle_at(video, now)
 
 
 @dataclass
@@ -178,9 +167,13 @@ def video_apply(
         query = query.filter(lease_token=video.lease_token)
     written = query.update(**fields) == 1
     if written and fields.get("status") in (Video.Status.COMPLETED, Video.Status.FAILED):
-        costs_recorded(video.pk)
-        if video.status != Video.Status.COMPLETED and fields["status"] == Video.Status.COMPLETED:
-            balance_refresh_soon()  # the header's balance moved
+        points().finished(
+            video.pk,
+            completed_now=(
+                video.status != Video.Status.COMPLETED
+                and fields["status"] == Video.Status.COMPLETED
+            ),
+        )
     return written
 
 
@@ -226,7 +219,21 @@ def fields_from_remote(video: Video, remote: RemoteVideo, *, now: datetime) -> d
     if status == Video.Status.FAILED:
         fields["error_code"] = (remote.error_code or "generation_failed")[:100]
         fields["error_message"] = remote.error_message or "The provider could not make this video."
-    fields.update(cost_fields(video, remote, status))
+    fields.update(cost_fields(remote, status))
+    return fields
+
+
+def cost_fields(remote: RemoteVideo, status: str) -> dict[str, Any]:
+    """What a finished job cost, to record with its final status: nothing, if the
+    provider failed it; its own figure, if it reported one. Anything else (the
+    points history, an estimate) is for whoever keeps the points to add."""
+    if status == Video.Status.FAILED:
+        return {"reserved_points": 0, "cost_points": 0, "cost_source": Video.Cost.NONE}
+    if status != Video.Status.COMPLETED:
+        return {}
+    fields: dict[str, Any] = {"reserved_points": 0}
+    if remote.cost_points is not None:
+        fields.update(cost_points=remote.cost_points, cost_source=Video.Cost.REPORTED)
     return fields
 
 

@@ -8,12 +8,14 @@ still being made.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
+from videostudio.videos.files import remove_files
 from videostudio.videos.models import Video
 
 log = logging.getLogger(__name__)
@@ -24,10 +26,21 @@ def _cutoff(now: datetime) -> datetime | None:
     return now - timedelta(days=days) if days else None
 
 
-def _unstarred(videos: QuerySet[Video]) -> QuerySet[Video]:
-    from videostudio.gallery.models import Star
+# What keeps a video from retention, registered by the apps above this one (the
+# gallery's stars): each takes candidates and returns those it lets go.
+Keeper = Callable[[QuerySet[Video]], QuerySet[Video]]
+_keepers: list[Keeper] = []
 
-    return videos.filter(~Exists(Star.objects.filter(video_id=OuterRef("pk"))))
+
+def register_keeper(keeper: Keeper) -> None:
+    if keeper not in _keepers:
+        _keepers.append(keeper)
+
+
+def _unstarred(videos: QuerySet[Video]) -> QuerySet[Video]:
+    for keeper in _keepers:
+        videos = keeper(videos)
+    return videos
 
 
 def retention_due(owner: object, *, now: datetime | None = None) -> list[Video]:
@@ -75,8 +88,6 @@ def _protected_ids() -> set[int]:
 
 def videos_apply_retention(*, now: datetime | None = None) -> int:
     """Delete the local copies retention has come for. Returns how many."""
-    from videostudio.videos.services import remove_files
-
     now = now or timezone.now()
     cutoff = _cutoff(now)
     if cutoff is None:

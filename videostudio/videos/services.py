@@ -19,6 +19,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from videostudio.catalog.services import catalog_note_unknown
 from videostudio.provider.catalog import ModelSpec
 from videostudio.provider.client import ProviderClient
 from videostudio.provider.errors import (
@@ -28,8 +29,11 @@ from videostudio.provider.errors import (
     ProviderError,
 )
 from videostudio.provider.types import RemoteVideo
-from videostudio.usage import services as usage
+from videostudio.videos import tasks
+from videostudio.videos.files import remove_files
+from videostudio.videos.lineage import lineage_refusal, lineage_spec
 from videostudio.videos.models import Video
+from videostudio.videos.points import Refused, points
 from videostudio.videos.refresh import (
     UNCONFIRMED_FIELDS,
     fields_from_remote,
@@ -42,9 +46,6 @@ log = logging.getLogger(__name__)
 
 # How long a web request may spend sending a job before the tracker presumes it died.
 SUBMIT_LEASE = timedelta(minutes=5)
-
-
-Refused = usage.Refused
 
 
 class SubmitFailed(Exception):
@@ -121,7 +122,7 @@ def _new_video(
 
 
 def _refuse_when_out_of_points(client: ProviderClient) -> None:
-    reason = usage.credits_refusal(client=client)
+    reason = points().refusal(client=client)
     if reason:
         raise Refused(reason)
 
@@ -137,9 +138,9 @@ def _record_new(video: Video, *, owner: User, token: uuid.UUID | None) -> Video:
             return existing
     try:
         with transaction.atomic():
-            usage.budget_reserve(video)
+            points().reserve(video)
             video.save()
-    except usage.Refused:
+    except Refused:
         if video.reference_image:
             video.reference_image.delete(save=False)
         raise
@@ -162,7 +163,7 @@ def send(video: Video, *, spec: ModelSpec, call: Callable[[], RemoteVideo]) -> V
             _record(video, **UNCONFIRMED_FIELDS, next_poll_at=unconfirmed_next_poll(video, now))
             raise SubmitFailed(video, video.error_message) from exc
         if isinstance(exc, InsufficientCredits):
-            usage.credits_note_exhausted()
+            points().out_of_points()
         message = _submit_error_message(exc, spec)
         # A definite refusal frees the form's token (fixing the form and sending it
         # again is a new job, not a repeat of this one) and the budget it held.
@@ -185,7 +186,7 @@ def send(video: Video, *, spec: ModelSpec, call: Callable[[], RemoteVideo]) -> V
     fields["next_poll_at"] = next_poll_at(merged(video, fields), now=now)
     Video.objects.filter(pk=video.pk).update(**fields)
     if fields["status"] in (Video.Status.COMPLETED, Video.Status.FAILED):
-        usage.costs_recorded(video.pk)
+        points().finished(video.pk, completed_now=fields["status"] == Video.Status.COMPLETED)
     video.refresh_from_db()
     _wake_tracker()
     return video
@@ -198,8 +199,6 @@ def is_unknown_model(exc: ProviderError) -> bool:
 
 def _submit_error_message(exc: ProviderError, spec: ModelSpec) -> str:
     if is_unknown_model(exc):
-        from videostudio.catalog.services import catalog_note_unknown
-
         catalog_note_unknown(name=spec.name, message=exc.message)
         return (
             f"The provider does not offer {spec.label} any more ({exc.message}). "
@@ -224,8 +223,6 @@ def _record(video: Video, **fields: Any) -> None:
 
 
 def _wake_tracker() -> None:
-    from videostudio.videos import tasks
-
     transaction.on_commit(tasks.enqueue_sweep)
 
 
@@ -266,22 +263,6 @@ def video_delete(*, video: Video, actor: Any) -> None:
     remove_files(video)
 
 
-def remove_files(video: Video) -> None:
-    """Delete a video's files here and hide it; the row stays for the records."""
-    for name in ("video_file", "thumbnail_file", "spritesheet_file", "reference_image"):
-        fieldfile = getattr(video, name)
-        if fieldfile:
-            fieldfile.delete(save=False)
-    Video.objects.filter(pk=video.pk).update(
-        deleted_at=timezone.now(),
-        updated_at=timezone.now(),
-        video_file="",
-        thumbnail_file="",
-        spritesheet_file="",
-        reference_image="",
-    )
-
-
 # --- Remixes and extensions --------------------------------------------------------------
 
 
@@ -300,8 +281,6 @@ def _derived(
     visibility: str | None,
     client: ProviderClient,
 ) -> tuple[Video, ModelSpec]:
-    from videostudio.videos.lineage import lineage_refusal, lineage_spec
-
     _refuse_when_out_of_points(client)
     if not Video.objects.visible_to(actor).filter(pk=source.pk).exists():
         raise LineageRefused("You cannot build on a video you cannot see.")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.conf import settings
 from django_q.tasks import async_task
 
+from videostudio.connection import get_client
 from videostudio.videos import tracking
-from videostudio.videos.connection import get_client
 from videostudio.videos.retention import videos_apply_retention
 
 SWEEP_TASK = "videostudio.videos.tasks.sweep"

@@ -19,9 +19,9 @@ from django.db.models import Min, Q
 from django.utils import timezone
 
 from videostudio.provider.client import ProviderClient
-from videostudio.usage.services import ledger_sync
 from videostudio.videos.leases import lease_acquire, lease_release
 from videostudio.videos.models import Lease, Video
+from videostudio.videos.points import points
 from videostudio.videos.refresh import video_apply, video_fetch
 
 log = logging.getLogger(__name__)
@@ -101,7 +101,7 @@ def videos_sweep_once(
         # Sends the provider never confirmed are settled from the points history:
         # one sync (usually one request) serves all of them.
         try:
-            log.info("settling unconfirmed sends: %s", ledger_sync(client=client))
+            log.info("settling unconfirmed sends: %s", points().settle_unconfirmed(client=client))
         except Exception:
             log.exception("settling unconfirmed sends failed")
     return len(claimed)

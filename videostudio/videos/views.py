@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,14 +17,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
 
 from videostudio.catalog.services import catalog_specs
-from videostudio.usage.services import BudgetState, Hold, budget_state, cost_hold
+from videostudio.connection import get_client
 from videostudio.videos import services
-from videostudio.videos.connection import get_client
 from videostudio.videos.expiry import annotate_cards, needs_attention
 from videostudio.videos.forms import DeriveForm, VideoEditForm, VideoForm
 from videostudio.videos.lineage import extension_choices, family_tree, lineage_refusal, lineage_spec
 from videostudio.videos.media import handoff_response, ranged_file_response
 from videostudio.videos.models import Video
+from videostudio.videos.points import CostPreview, points
 from videostudio.videos.retention import retention_due
 
 MEDIA = {
@@ -66,7 +65,7 @@ def video_list(request: HttpRequest) -> HttpResponse:
             "family": family,
             "attention": [] if family else needs_attention(request.user),
             "retention": [] if family else retention_due(request.user),
-            "budget": None if family else budget_state(request.user),
+            "budget": None if family else points().month(request.user),
             "poller": _poller(cards, "list"),
         },
     )
@@ -129,19 +128,6 @@ def video_new(request: HttpRequest) -> HttpResponse:
     return render(request, template, {"form": form, "estimate": _estimate(request, form)})
 
 
-@dataclass(frozen=True)
-class CostPreview:
-    """What the New video form says a job would cost, and what the member has left."""
-
-    hold: Hold
-    budget: BudgetState
-
-    @property
-    def over_budget(self) -> bool:
-        left = self.budget.remaining
-        return left is not None and (self.hold.points is None or self.hold.points > left)
-
-
 def _estimate(request: HttpRequest, form: VideoForm) -> CostPreview:
     source = form.data if form.is_bound else form.initial
     seconds = source.get("seconds")
@@ -154,7 +140,8 @@ def _estimate(request: HttpRequest, form: VideoForm) -> CostPreview:
     size = source.get("size")
     if size not in form.spec.sizes:
         size = form.spec.default_size
-    return CostPreview(cost_hold(form.spec.name, seconds, str(size)), budget_state(request.user))
+    estimate = points().estimate(model=form.spec.name, seconds=seconds, size=str(size))
+    return CostPreview(estimate, points().month(request.user))
 
 
 def _visibility(data: dict[str, Any]) -> str:

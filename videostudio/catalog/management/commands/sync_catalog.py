@@ -5,7 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 
 from videostudio.catalog.services import catalog_sync
-from videostudio.videos.connection import get_client
+from videostudio.connection import get_client
 
 
 class Command(BaseCommand):

@@ -6,9 +6,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from videostudio.connection import get_client
 from videostudio.usage import selectors
 from videostudio.usage.services import balance_refresh, ledger_sync
-from videostudio.videos.connection import get_client
 
 
 class Command(BaseCommand):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -31,6 +31,7 @@ from videostudio.provider.errors import ProviderError
 from videostudio.provider.types import HistoryEntry
 from videostudio.usage import matching
 from videostudio.usage.models import BalanceSnapshot, Budget, LedgerEntry, UsagePolicy
+from videostudio.videos import states
 from videostudio.videos.leases import lease_acquire, lease_release
 from videostudio.videos.models import Video
 from videostudio.videos.points import BudgetState, Estimate, Refused
@@ -77,11 +78,9 @@ def costs_recorded(video_id: int) -> None:
     if video is None:
         return
     if video.status == Video.Status.COMPLETED and video.cost_source in ("", Video.Cost.ESTIMATED):
-        estimate = cost_estimate(video.model, video.billed_seconds, video.size)
         # Guarded: a charge attributed since this job was read wins over an estimate.
-        Video.objects.filter(pk=video.pk, cost_source__in=["", Video.Cost.ESTIMATED]).update(
-            cost_points=estimate,
-            cost_source=Video.Cost.ESTIMATED if estimate is not None else "",
+        states.video_estimated(
+            video.pk, points=cost_estimate(video.model, video.billed_seconds, video.size)
         )
     charge = getattr(video, "charge", None)
     if charge is not None and (
@@ -89,7 +88,7 @@ def costs_recorded(video_id: int) -> None:
         or (video.cost_source == Video.Cost.REPORTED and charge.cost_points != video.cost_points)
     ):
         LedgerEntry.objects.filter(pk=charge.pk, video_id=video.pk).update(video=None)
-        Video.objects.filter(pk=video.pk).update(cost_at=video.created_at)
+        states.video_charge_released(video)
         log.warning("charge %s did not belong to video %s: released", charge.query_id, video.pk)
     if video.cost_source == Video.Cost.REPORTED:
         rate_learn(video.model)
@@ -369,16 +368,6 @@ def ledger_store(entries: Iterable[HistoryEntry]) -> int:
     return len(fresh)
 
 
-# Jobs the provider made (it gave an id) and has not said failed: they may hold a charge.
-_CHARGEABLE = [
-    Video.Status.QUEUED,
-    Video.Status.IN_PROGRESS,
-    Video.Status.COMPLETED,
-    Video.Status.UNKNOWN,
-]
-_UNCONFIRMED = [Video.Status.UNCONFIRMED, Video.Status.UNSETTLED]
-
-
 def ledger_match(*, now: datetime | None = None) -> MatchReport:
     """Attribute unattributed charges to the jobs they paid for, and settle the sends
     nobody confirmed, by the rules in `matching` (which never guess).
@@ -419,14 +408,14 @@ def _match_once(now: datetime) -> MatchReport:
             "pk", "bot_name", "created_at", "cost_points"
         )
     )
-    unconfirmed = list(Video.objects.filter(status__in=_UNCONFIRMED))
+    unconfirmed = list(Video.objects.filter(status__in=states.UNSURE))
     if not entries and not unconfirmed:
         return report
     charges = [
         matching.Charge(e.pk, e.bot_name.lower(), e.created_at, e.cost_points) for e in entries
     ]
     tracked = Video.objects.filter(
-        charge__isnull=True, status__in=_CHARGEABLE, provider_id__isnull=False
+        charge__isnull=True, status__in=states.CHARGEABLE, provider_id__isnull=False
     ).exclude(cost_source=Video.Cost.NONE)
     if charges:
         first = min(c.at for c in charges) - matching.SLACK
@@ -448,16 +437,11 @@ def _match_once(now: datetime) -> MatchReport:
         report.attributed += _attribute(by_pk[charge_pk], video_pk)
     for video_pk, charge_pk in decision.made.items():
         report.made += _settle_made(video_pk, by_pk[charge_pk])
-    report.never_made += _settle(
+    report.never_made += states.videos_settled_never_made(
         decision.never_made,
-        status=Video.Status.FAILED,
-        error_code="not_created",
-        error_message=(
+        message=(
             "The provider never made this job and charged nothing for it; it is safe to try again."
         ),
-        cost_points=0,
-        cost_source=Video.Cost.NONE,
-        client_token=None,
     )
     report.unsettled += _unsettle(
         decision.unsettled,
@@ -514,24 +498,9 @@ def _attribute(entry: LedgerEntry, video_pk: int) -> int:
 
 def _attribute_now(entry: LedgerEntry, video_pk: int) -> int:
     with transaction.atomic():
-        if not LedgerEntry.objects.filter(pk=entry.pk, video__isnull=True).update(
-            video_id=video_pk
+        if not _link(entry, video_pk) or not states.video_charged(
+            video_pk, points=entry.cost_points, charged_at=entry.created_at
         ):
-            return 0
-        open_job = Video.objects.filter(pk=video_pk, status__in=_CHARGEABLE).exclude(
-            cost_source=Video.Cost.NONE
-        )
-        written = open_job.filter(
-            cost_source=Video.Cost.REPORTED, cost_points=entry.cost_points
-        ).update(cost_at=entry.created_at, reserved_points=0) or open_job.exclude(
-            cost_source=Video.Cost.REPORTED
-        ).update(
-            cost_points=entry.cost_points,
-            cost_source=Video.Cost.LEDGER,
-            cost_at=entry.created_at,
-            reserved_points=0,
-        )
-        if not written:
             transaction.set_rollback(True)
             return 0
     return 1
@@ -546,60 +515,29 @@ def _settle_made(video_pk: int, entry: LedgerEntry) -> int:
 
 def _settle_made_now(video_pk: int, entry: LedgerEntry) -> int:
     with transaction.atomic():
-        if not LedgerEntry.objects.filter(pk=entry.pk, video__isnull=True).update(
-            video_id=video_pk
+        if not _link(entry, video_pk) or not states.video_settled_made(
+            video_pk, points=entry.cost_points, charged_at=entry.created_at
         ):
-            return 0
-        written = Video.objects.filter(pk=video_pk, status__in=_UNCONFIRMED).update(
-            status=Video.Status.FAILED,
-            error_code="charged_untracked",
-            error_message=(
-                "The provider made and charged for this job, but never told us its id, so "
-                "it cannot be followed or saved here. Its charge is in the usage review."
-            ),
-            cost_points=entry.cost_points,
-            cost_source=Video.Cost.LEDGER,
-            cost_at=entry.created_at,
-            reserved_points=0,
-            next_poll_at=None,
-            lease_token=None,
-            lease_until=None,
-            updated_at=timezone.now(),
-        )
-        if not written:
             transaction.set_rollback(True)
             return 0
     return 1
 
 
+def _link(entry: LedgerEntry, video_pk: int) -> bool:
+    return bool(
+        LedgerEntry.objects.filter(pk=entry.pk, video__isnull=True).update(video_id=video_pk)
+    )
+
+
 def _unsettle(video_pks: Iterable[int], why: str) -> int:
     """Unconfirmed sends the history cannot settle: an admin's to decide, nobody's bill."""
-    return _settle(
+    return states.videos_unsettled(
         video_pks,
-        only=[Video.Status.UNCONFIRMED],
-        status=Video.Status.UNSETTLED,
-        error_code="unsettled",
-        error_message=(
+        message=(
             f"The provider did not confirm this job, and {why} It was not sent again, and "
             "nothing has been booked to you; an admin settles it from the usage review. "
             "Check there before sending it again."
         ),
-        cost_points=None,
-        cost_source="",
-    )
-
-
-def _settle(video_pks: Iterable[int], *, only: Sequence[str] = _UNCONFIRMED, **fields: Any) -> int:
-    pks = list(video_pks)
-    if not pks:
-        return 0
-    return Video.objects.filter(pk__in=pks, status__in=only).update(
-        reserved_points=0,
-        next_poll_at=None,
-        lease_token=None,
-        lease_until=None,
-        updated_at=timezone.now(),
-        **fields,
     )
 
 
@@ -624,12 +562,6 @@ def unsettled_resolve(*, video: Video, entry: LedgerEntry | None) -> None:
     if entry is not None:
         _settle_made(video.pk, entry)
         return
-    _settle(
-        [video.pk],
-        status=Video.Status.FAILED,
-        error_code="not_created",
-        error_message="An admin checked the usage history: this job was never made.",
-        cost_points=0,
-        cost_source=Video.Cost.NONE,
-        client_token=None,
+    states.videos_settled_never_made(
+        [video.pk], message="An admin checked the usage history: this job was never made."
     )

@@ -21,6 +21,7 @@ from django.utils import timezone
 from videostudio.provider.client import ProviderClient
 from videostudio.provider.errors import InvalidRequest, NotFound, ProviderError
 from videostudio.provider.types import RemoteVideo
+from videostudio.videos import states
 from videostudio.videos.models import Video, video_dir
 from videostudio.videos.points import points
 from videostudio.videos.sprites import sprite_grid
@@ -40,16 +41,6 @@ _STATUS_MAP = {
     "in_progress": Video.Status.IN_PROGRESS,
     "completed": Video.Status.COMPLETED,
     "failed": Video.Status.FAILED,
-}
-
-UNCONFIRMED_FIELDS: dict[str, Any] = {
-    "status": Video.Status.UNCONFIRMED,
-    "error_code": "outcome_unknown",
-    "error_message": (
-        "The provider did not confirm this job. It may or may not have been made and "
-        "charged, so it will not be sent again; the team's usage history is being "
-        "checked to settle it."
-    ),
 }
 
 
@@ -140,13 +131,14 @@ def video_apply(
 ) -> bool:
     """Write what `video_fetch` found. Returns False if the lease was lost meanwhile."""
     now = now or timezone.now()
-    fields: dict[str, Any]
     if video.status == Video.Status.SUBMITTING:
         # The process sending it died mid-call (its lease ran out).
-        fields = {**UNCONFIRMED_FIELDS, "next_poll_at": unconfirmed_next_poll(video, now)}
-    elif video.status == Video.Status.UNCONFIRMED:
-        fields = {"next_poll_at": unconfirmed_next_poll(video, now)}
-    elif fetched.error is not None:
+        return states.video_unconfirmed(
+            video, next_poll_at=unconfirmed_next_poll(video, now), lease=video.lease_token
+        )
+    if video.status == Video.Status.UNCONFIRMED:
+        return states.video_poll_later(video, next_poll_at=unconfirmed_next_poll(video, now))
+    if fetched.error is not None:
         fields = _fields_after_error(video, fetched.error, now)
     elif fetched.remote is not None:
         fields = fields_from_remote(video, fetched.remote, now=now)
@@ -159,20 +151,13 @@ def video_apply(
         fields["next_poll_at"] = next_poll_at(merged(video, fields), now=now, in_flight=in_flight)
     else:
         fields = {"next_poll_at": None}
-    if fields.get("status") == Video.Status.FAILED:
-        fields.setdefault("reserved_points", 0)  # nothing more will be charged
-    fields.update(lease_token=None, lease_until=None, updated_at=now)
-    query = Video.objects.filter(pk=video.pk)
-    if video.lease_token is not None:
-        query = query.filter(lease_token=video.lease_token)
-    written = query.update(**fields) == 1
-    if written and fields.get("status") in (Video.Status.COMPLETED, Video.Status.FAILED):
+    target = fields.get("status", video.status)
+    written = states.video_observed(video, fields=fields)
+    if written and target in (Video.Status.COMPLETED, Video.Status.FAILED):
         points().finished(
             video.pk,
-            completed_now=(
-                video.status != Video.Status.COMPLETED
-                and fields["status"] == Video.Status.COMPLETED
-            ),
+            completed_now=video.status != Video.Status.COMPLETED
+            and target == Video.Status.COMPLETED,
         )
     return written
 

@@ -29,13 +29,12 @@ from videostudio.provider.errors import (
     ProviderError,
 )
 from videostudio.provider.types import RemoteVideo
-from videostudio.videos import tasks
+from videostudio.videos import states, tasks
 from videostudio.videos.files import remove_files
 from videostudio.videos.lineage import lineage_refusal, lineage_spec
 from videostudio.videos.models import Video
 from videostudio.videos.points import Refused, points
 from videostudio.videos.refresh import (
-    UNCONFIRMED_FIELDS,
     fields_from_remote,
     merged,
     next_poll_at,
@@ -160,33 +159,25 @@ def send(video: Video, *, spec: ModelSpec, call: Callable[[], RemoteVideo]) -> V
         log.warning("sending video %s failed: %s", video.pk, exc.error_type or exc.status)
         if exc.outcome_unknown:
             now = timezone.now()
-            _record(video, **UNCONFIRMED_FIELDS, next_poll_at=unconfirmed_next_poll(video, now))
+            states.video_unconfirmed(video, next_poll_at=unconfirmed_next_poll(video, now))
+            video.refresh_from_db()
             raise SubmitFailed(video, video.error_message) from exc
         if isinstance(exc, InsufficientCredits):
             points().out_of_points()
         message = _submit_error_message(exc, spec)
-        # A definite refusal frees the form's token (fixing the form and sending it
-        # again is a new job, not a repeat of this one) and the budget it held.
-        _record(
-            video,
-            status=Video.Status.FAILED,
-            error_code=_error_code(exc),
-            error_message=message,
-            client_token=None,
-            next_poll_at=None,
-            reserved_points=0,
-            cost_points=0,
-            cost_source=Video.Cost.NONE,
-        )
+        # A definite refusal frees the form's token and the budget it held.
+        states.video_refused(video, error_code=_error_code(exc), message=message)
+        video.refresh_from_db()
         raise SubmitFailed(video, message) from exc
 
     now = timezone.now()
     fields = fields_from_remote(video, remote, now=now)
-    fields.update(provider_id=remote.id, submitted_at=now, lease_token=None, lease_until=None)
+    fields.update(provider_id=remote.id, submitted_at=now)
     fields["next_poll_at"] = next_poll_at(merged(video, fields), now=now)
-    Video.objects.filter(pk=video.pk).update(**fields)
-    if fields["status"] in (Video.Status.COMPLETED, Video.Status.FAILED):
-        points().finished(video.pk, completed_now=fields["status"] == Video.Status.COMPLETED)
+    target = fields["status"]
+    states.video_sent(video, fields=fields)
+    if target in (Video.Status.COMPLETED, Video.Status.FAILED):
+        points().finished(video.pk, completed_now=target == Video.Status.COMPLETED)
     video.refresh_from_db()
     _wake_tracker()
     return video
@@ -214,12 +205,6 @@ def _error_code(exc: ProviderError) -> str:
     if is_unknown_model(exc):
         return "unknown_model"
     return exc.error_type or "provider_error"
-
-
-def _record(video: Video, **fields: Any) -> None:
-    fields.update(lease_token=None, lease_until=None, updated_at=timezone.now())
-    Video.objects.filter(pk=video.pk).update(**fields)
-    video.refresh_from_db()
 
 
 def _wake_tracker() -> None:
@@ -362,9 +347,7 @@ def video_archive_retry(*, video: Video, actor: Any) -> Video:
         raise NotAllowed("You cannot see this video.")
     if video.status != Video.Status.COMPLETED or video.is_archived:
         return video
-    Video.objects.filter(pk=video.pk).update(
-        archive_attempts=0, next_poll_at=timezone.now(), updated_at=timezone.now()
-    )
+    states.video_archive_retry(video)
     video.refresh_from_db()
     _wake_tracker()
     return video

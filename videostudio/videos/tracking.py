@@ -19,6 +19,7 @@ from django.db.models import Min, Q
 from django.utils import timezone
 
 from videostudio.provider.client import ProviderClient
+from videostudio.videos import states
 from videostudio.videos.leases import lease_acquire, lease_release
 from videostudio.videos.models import Lease, Video
 from videostudio.videos.points import points
@@ -64,7 +65,7 @@ def videos_claim_due(*, now: datetime, limit: int, token: uuid.UUID | None = Non
     ids = list(due.order_by("next_poll_at").values_list("pk", flat=True)[:limit])
     if not ids:
         return []
-    due.filter(pk__in=ids).update(lease_token=token, lease_until=now + JOB_LEASE)
+    states.videos_claim(ids, token=token, now=now, until=now + JOB_LEASE)
     return list(Video.objects.filter(pk__in=ids, lease_token=token))
 
 
@@ -89,7 +90,7 @@ def videos_sweep_once(
     # Slow calls (429 waits, big downloads) must not outlive the leases: renew them
     # while waiting, so no other sweep takes these jobs meanwhile.
     while not wait(futures, timeout=RENEW_EVERY).done >= set(futures):
-        Video.objects.filter(lease_token=token).update(lease_until=timezone.now() + JOB_LEASE)
+        states.videos_renew(token=token, until=timezone.now() + JOB_LEASE)
         keep_alive()
     # Writes stay on this thread: one connection, one writer (SQLite wants that).
     for video, future in zip(claimed, futures, strict=True):

@@ -306,3 +306,72 @@ def test_without_a_keeper_of_points_videos_are_free_and_unbudgeted(
     video = send(owner, app_client)
     assert video.reserved_points == 0
     assert points.points().month(owner).limit is None
+
+
+def test_the_unsettled_tab_downloads_the_unsettled_sends(
+    client: Client, staff: Any, owner: Any
+) -> None:
+    lost = a_video(owner=owner, status=Video.Status.UNSETTLED, provider_id=None, cost_points=None)
+    charge(None, 12_000, at=lost.created_at + timedelta(seconds=5))
+    client.force_login(staff)
+    data = client.get(reverse("usage:review"), {"tab": "unsettled", "export": "csv"}).content
+    rows = list(csv.reader(io.StringIO(data.decode())))
+    assert rows[0][:3] == ["sent", "video", "member"]
+    assert len(rows) == 2 and rows[1][1:3] == [str(lost.pk), "olivia"]
+    assert rows[1][-1].endswith(":12000")
+
+
+def test_sync_now_twice_in_a_row_reads_the_history_once(
+    client: Client, staff: Any, recorder: Any
+) -> None:
+    from django.core.cache import cache
+
+    cache.delete("videostudio:usage:sync-now")
+    client.force_login(staff)
+    client.post(reverse("usage:sync"))
+    reads = len(recorder.requests)
+    response = client.post(reverse("usage:sync"), follow=True)
+    assert "read a few seconds ago" in response.content.decode()
+    assert len(recorder.requests) == reads
+
+
+def test_a_send_found_made_is_no_failure_in_the_totals(client: Client, staff: Any) -> None:
+    bob = make_user("bob")
+    made = a_video(
+        owner=bob, status=Video.Status.FAILED, error_code="charged_untracked",
+        cost_points=12_000, cost_source="ledger", provider_id=None,
+    )  # fmt: skip
+    assert made.display_status == "Made, not followed"
+    client.force_login(staff)
+    table = client.get(reverse("usage:review")).content.decode().split('id="per-member"')[1]
+    assert "<td>bob</td><td>12000</td><td>0</td><td>1</td><td>0</td>" in table
+
+
+def test_the_list_keeps_the_months_line_and_the_balance_current(
+    client: Client, owner: Any, app_client: ProviderClient, clock: FakeClock
+) -> None:
+    from videostudio.usage.models import BalanceSnapshot
+    from videostudio.videos import refresh
+
+    from .test_usage import send
+
+    video = send(owner, app_client)
+    client.force_login(owner)
+    page = client.get(reverse("videos:list")).content.decode()
+    assert "This month: 0 points spent, 13200 reserved" in page
+    since = (timezone.now() - timedelta(seconds=5)).timestamp()
+    clock.advance(60)
+    refresh.video_apply(
+        video=video,
+        fetched=refresh.Fetched(remote=app_client.retrieve_video(str(video.provider_id))),
+    )
+    BalanceSnapshot.objects.create(points=99_988_000)
+    poll = client.get(
+        reverse("videos:progress"), {"view": "list", "since": str(since), "id": str(video.pk)}
+    ).content.decode()
+    assert 'id="budget" hx-swap-oob="true">This month: 12000 points spent;' in poll
+    assert 'id="team-balance"' in poll and "99988000 points" in poll
+    family = client.get(
+        reverse("videos:progress"), {"view": "family", "since": str(since), "id": str(video.pk)}
+    ).content.decode()
+    assert 'id="budget"' not in family  # a family page has no month line to update

@@ -58,7 +58,10 @@ def totals(videos: QuerySet[Video], by: str) -> list[dict[str, Any]]:
             points=Sum("cost_points"),
             estimated=Sum("cost_points", filter=Q(cost_source=Video.Cost.ESTIMATED)),
             jobs=Count("pk"),
-            failed=Count("pk", filter=Q(status=Video.Status.FAILED)),
+            # A send found made and charged is no failure of the provider's.
+            failed=Count(
+                "pk", filter=Q(status=Video.Status.FAILED) & ~Q(error_code="charged_untracked")
+            ),
         )
         .order_by("-points", by)
     )

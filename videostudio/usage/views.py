@@ -9,6 +9,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -25,6 +26,7 @@ from videostudio.usage.models import BalanceSnapshot, LedgerEntry, UsagePolicy
 from videostudio.videos.models import Video
 
 TABS = ["summary", "jobs", "ledger", "failed", "unsettled"]
+SYNC_NOW_GAP = 10  # seconds: a double click, or a nervous hand, reads the history once
 
 
 class ReviewFilters(forms.Form):
@@ -159,6 +161,9 @@ def charge_note(video: Video) -> str:
 @require_POST
 def sync(request: HttpRequest) -> HttpResponse:
     """Staff: read the provider's points history and balance now."""
+    if not cache.add("videostudio:usage:sync-now", 1, SYNC_NOW_GAP):
+        messages.info(request, "The points history was read a few seconds ago; try again shortly.")
+        return redirect(_back(request, reverse("usage:review")))
     client = get_client()
     report = services.ledger_sync(client=client)
     balance = services.balance_refresh(client=client)
@@ -241,6 +246,15 @@ def _csv(tab: str, scope: selectors.Scope, attributed: str) -> HttpResponse:
             for group, key in (("member", "owner__username"), ("model", "model"))
             for row in selectors.totals(videos, key)
         ]
+    elif tab == "unsettled":
+        writer.writerow(
+            ["sent", "video", "member", "model", "billed seconds", "charges that could be it"]
+        )
+        rows = (
+            [v.created_at.isoformat(), v.pk, v.owner.username, v.model, v.billed_seconds,
+             " ".join(f"{e.query_id}:{e.cost_points}" for e in services.unsettled_evidence(v))]
+            for v in selectors.unsettled()
+        )  # fmt: skip
     elif tab == "ledger":
         writer.writerow(["time", "query_id", "bot", "type", "points", "video", "member"])
         rows = (

@@ -201,6 +201,8 @@ class Video(models.Model):
     def display_status(self) -> str:
         if self.status == self.Status.COMPLETED and not self.is_archived:
             return "Saving" if self.in_flight else "Not saved"
+        if self.error_code == "charged_untracked":
+            return "Made, not followed"  # charged, but the provider never gave its id
         if self.status == self.Status.UNKNOWN and self.provider_status:
             return self.provider_status.replace("_", " ").capitalize()
         return str(self.get_status_display())

@@ -66,7 +66,8 @@ def video_list(request: HttpRequest) -> HttpResponse:
             "attention": [] if family else needs_attention(request.user),
             "retention": [] if family else retention_due(request.user),
             "budget": None if family else points().month(request.user),
-            "poller": _poller(cards, "list"),
+            # A family page shows no month line: its poller must not send one.
+            "poller": _poller(cards, "family" if family else "list"),
         },
     )
 
@@ -330,7 +331,8 @@ def video_progress(request: HttpRequest) -> HttpResponse:
     Answers only the cards that changed since the page last asked (out-of-band
     swaps), and stops the polling (286) once nothing is left in flight.
     """
-    view = "detail" if request.GET.get("view") == "detail" else "list"
+    asked = request.GET.get("view")
+    view = asked if asked in ("detail", "family") else "list"
     ids = [
         int(i)
         for i in request.GET.getlist("id")[:MAX_POLLED]
@@ -345,11 +347,14 @@ def video_progress(request: HttpRequest) -> HttpResponse:
     changed = [v for v in videos if v.updated_at > since]
     annotate_cards(changed)
     poller = _poller(videos, view)
-    template = f"videos/{view}.html#progress"
+    template = f"videos/{'detail' if view == 'detail' else 'list'}.html#progress"
     context: dict[str, Any] = {"changed": changed, "poller": poller}
     if view == "detail" and changed:
         # A job that just finished can now be remixed and extended: redraw those too.
         context["derive"] = _derive_sections(changed[0])
+    if view == "list" and changed:
+        # Costs move as jobs finish: the month's line follows (and the header's balance).
+        context["budget"] = points().month(request.user)
     if not poller["ids"]:
         return HttpResponseStopPolling(render(request, template, context).content)
     return render(request, template, context)

@@ -191,8 +191,11 @@ def test_failed_jobs_say_not_charged_as_soon_as_the_failure_is_known(
 def test_sync_now_reads_the_ledger_and_the_balance_and_reports(
     client: Client, staff: Any, owner: Any, app_client: ProviderClient
 ) -> None:
+    from django.core.cache import cache
+
     app_client.create_video(model="Veo-3", prompt="outside", seconds=8)
     client.force_login(staff)
+    cache.delete("videostudio:usage:sync-now")  # no other test's sync just happened
     response = client.post(reverse("usage:sync"), {"next": "/usage/?tab=ledger"}, follow=True)
     html = response.content.decode()
     assert response.redirect_chain[-1][0] == "/usage/?tab=ledger"

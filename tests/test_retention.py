@@ -70,7 +70,7 @@ def test_owners_are_told_in_advance_and_can_star_to_keep(
 ) -> None:
     due = aged(25, owner=owner, prompt="due next week")
     aged(5, owner=owner, prompt="not yet")
-    assert [v.pk for v in retention_due(owner)] == [due.pk]
+    assert [d.video.pk for d in retention_due(owner)] == [due.pk]
     client.force_login(owner)
     html = client.get(reverse("videos:list")).content.decode()
     section = html.split('aria-label="Due for deletion"')[1].split("</section>")[0]

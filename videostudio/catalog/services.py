@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
@@ -95,7 +96,7 @@ def catalog_sync(*, client: ProviderClient) -> SyncReport:
     return report
 
 
-def _add_found(name: str, family: str, now: object) -> None:
+def _add_found(name: str, family: str, now: datetime) -> None:
     # Start from a sibling of the same family, the best guess at its limits.
     sibling = (
         CatalogEntry.objects.filter(family__iexact=family, retired_at__isnull=True)
@@ -118,7 +119,7 @@ def _add_found(name: str, family: str, now: object) -> None:
         )
     entry.enabled = False
     entry.source = CatalogEntry.Source.PROVIDER
-    entry.seen_at = now  # type: ignore[assignment]
+    entry.seen_at = now
     entry.position = 1000
     entry.notes = (
         f"Found at the provider on {timezone.now():%Y-%m-%d}. Its limits were guessed"

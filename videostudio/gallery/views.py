@@ -28,10 +28,12 @@ def gallery(request: HttpRequest) -> HttpResponse:
         form.is_valid()
         filters.update({k: v for k, v in form.cleaned_data.items() if v})
     page = gallery_page(user=request.user, filters=filters, cursor=request.GET.get("after"))
-    buildable = buildable_models()
-    for video in page.videos:
-        video.model_can_build = video.model.lower() in buildable  # type: ignore[attr-defined]
-    context = {"form": form, "videos": page.videos, "next_url": _next_url(request, page)}
+    context = {
+        "form": form,
+        "videos": page.videos,
+        "next_url": _next_url(request, page),
+        "buildable": buildable_models(),  # models members may remix or extend now
+    }
     htmx = getattr(request, "htmx", None)
     if htmx and not htmx.history_restore_request:
         part = "more" if request.GET.get("after") else "results"
@@ -51,12 +53,10 @@ def _next_url(request: HttpRequest, page: Any) -> str | None:
 @require_POST
 def star(request: HttpRequest, pk: int) -> HttpResponse:
     video = get_object_or_404(Video.objects.visible_to(request.user), pk=pk)
-    video.starred = star_set(  # type: ignore[attr-defined]
-        user=request.user, video=video, starred=request.POST.get("starred") == "1"
-    )
+    starred = star_set(user=request.user, video=video, starred=request.POST.get("starred") == "1")
     if not getattr(request, "htmx", None):
         # A plain form (no JavaScript, or the dashboard): back to where it was sent from.
         target = request.POST.get("next", "")
         safe = url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()})
         return redirect(target if safe else video.get_absolute_url())
-    return render(request, "gallery/index.html#star", {"video": video})
+    return render(request, "gallery/index.html#star", {"video": video, "starred": starred})

@@ -77,19 +77,31 @@ def buildable_models() -> set[str]:
     return {name.lower() for name in entries.values_list("name", flat=True)}
 
 
-def annotate_cards(videos: list[Video], *, now: datetime | None = None) -> None:
-    """Give each card its expiry notice and its number of descendants (two queries)."""
+@dataclass(frozen=True)
+class Card:
+    """A video as a page shows it: the row, and what the page says about it."""
+
+    video: Video
+    notice: ExpiryNotice | None = None
+    descendants: int = 0  # remixes and extensions made from it
+
+
+def video_cards(videos: list[Video], *, now: datetime | None = None) -> list[Card]:
+    """Each video with its expiry notice and its number of descendants (two queries)."""
     now = now or timezone.now()
     buildable = buildable_models()
     counts = descendant_counts(videos)
-    for video in videos:
-        video.notice = expiry_notice(  # type: ignore[attr-defined]
-            video, now=now, can_build=video.model.lower() in buildable
+    return [
+        Card(
+            video,
+            expiry_notice(video, now=now, can_build=video.model.lower() in buildable),
+            counts.get(video.pk, 0),
         )
-        video.descendant_count = counts.get(video.pk, 0)  # type: ignore[attr-defined]
+        for video in videos
+    ]
 
 
-def needs_attention(user: object, *, now: datetime | None = None) -> list[Video]:
+def needs_attention(user: object, *, now: datetime | None = None) -> list[Card]:
     """The user's videos about to lose their provider copy, or whose saving failed."""
     now = now or timezone.now()
     horizon = now + max(timedelta(hours=settings.VIDEOSTUDIO_EXPIRY_WARNING_HOURS), URGENT)
@@ -105,5 +117,4 @@ def needs_attention(user: object, *, now: datetime | None = None) -> list[Video]
         )
         .order_by("expires_at")[:20]
     )
-    annotate_cards(videos, now=now)
-    return [v for v in videos if v.notice or not v.is_archived]  # type: ignore[attr-defined]
+    return [c for c in video_cards(videos, now=now) if c.notice or not c.video.is_archived]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -43,7 +44,15 @@ def _unstarred(videos: QuerySet[Video]) -> QuerySet[Video]:
     return videos
 
 
-def retention_due(owner: object, *, now: datetime | None = None) -> list[Video]:
+@dataclass(frozen=True)
+class Due:
+    """A video retention will delete, and when."""
+
+    video: Video
+    on: datetime
+
+
+def retention_due(owner: object, *, now: datetime | None = None) -> list[Due]:
     """The owner's videos that retention will delete within the notice period."""
     now = now or timezone.now()
     cutoff = _cutoff(now + timedelta(days=settings.VIDEOSTUDIO_RETENTION_NOTICE_DAYS))
@@ -57,10 +66,7 @@ def retention_due(owner: object, *, now: datetime | None = None) -> list[Video]:
         )
     ).order_by("completed_at")[:20]
     days = timedelta(days=settings.VIDEOSTUDIO_RETENTION_DAYS)
-    due = list(videos)
-    for video in due:
-        video.deletion_due = video.completed_at + days  # type: ignore[attr-defined, operator]
-    return due
+    return [Due(video, video.completed_at + days) for video in videos if video.completed_at]
 
 
 def _protected_ids() -> set[int]:

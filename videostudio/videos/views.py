@@ -19,7 +19,7 @@ from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
 from videostudio.catalog.services import catalog_specs
 from videostudio.connection import get_client
 from videostudio.videos import services
-from videostudio.videos.expiry import annotate_cards, needs_attention
+from videostudio.videos.expiry import needs_attention, video_cards
 from videostudio.videos.forms import DeriveForm, VideoEditForm, VideoForm
 from videostudio.videos.lineage import extension_choices, family_tree, lineage_refusal, lineage_spec
 from videostudio.videos.media import handoff_response, ranged_file_response
@@ -54,20 +54,20 @@ def video_list(request: HttpRequest) -> HttpResponse:
     else:
         videos = Video.objects.filter(owner_id=request.user.pk, deleted_at__isnull=True)
     page = Paginator(videos, 24).get_page(request.GET.get("page"))
-    cards = list(page.object_list)
-    annotate_cards(cards)
+    videos_shown = list(page.object_list)
+    cards = video_cards(videos_shown)
     return render(
         request,
         "videos/list.html",
         {
             "page": page,
-            "videos": cards,
+            "cards": cards,
             "family": family,
             "attention": [] if family else needs_attention(request.user),
             "retention": [] if family else retention_due(request.user),
             "budget": None if family else points().month(request.user),
             # A family page shows no month line: its poller must not send one.
-            "poller": _poller(cards, "family" if family else "list"),
+            "poller": _poller(videos_shown, "family" if family else "list"),
         },
     )
 
@@ -200,9 +200,9 @@ def _derive_sections(video: Video, **forms: Any) -> dict[str, dict[str, Any]]:
 
 def _detail_context(request: HttpRequest, video: Video, **forms: Any) -> dict[str, Any]:
     derive = _derive_sections(video, **forms)
-    annotate_cards([video])
     return {
         "video": video,
+        "card": video_cards([video])[0],
         "poller": _poller([video], "detail"),
         "edit_form": _edit_form(video),
         "can_edit": video.can_edit(request.user),
@@ -344,14 +344,13 @@ def video_progress(request: HttpRequest) -> HttpResponse:
         since = datetime.fromtimestamp(0, tz=UTC)
     visible = Video.objects.visible_to(request.user)
     videos = list(visible.filter(pk__in=ids).select_related("owner"))
-    changed = [v for v in videos if v.updated_at > since]
-    annotate_cards(changed)
+    changed = video_cards([v for v in videos if v.updated_at > since])
     poller = _poller(videos, view)
     template = f"videos/{'detail' if view == 'detail' else 'list'}.html#progress"
     context: dict[str, Any] = {"changed": changed, "poller": poller}
     if view == "detail" and changed:
         # A job that just finished can now be remixed and extended: redraw those too.
-        context["derive"] = _derive_sections(changed[0])
+        context["derive"] = _derive_sections(changed[0].video)
     if view == "list" and changed:
         # Costs move as jobs finish: the month's line follows (and the header's balance).
         context["budget"] = points().month(request.user)

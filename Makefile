@@ -4,6 +4,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
+# One pytest worker per core; a test file stays on one worker (the browser tests share
+# one running stack). PARALLEL= runs everything in one process.
+PARALLEL ?= -n auto --dist loadfile
 LOCKS := requirements/app.txt requirements/dev.txt
 # The venv is rebuilt whenever the lock files' content changes, and only then.
 STAMP := $(VENV)/.installed-$(shell cat $(LOCKS) | cksum | cut -d' ' -f1)
@@ -62,11 +65,11 @@ browser:
 
 ## The whole suite: unit, integration, real HTTP and browser tests.
 test: install browser
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(PARALLEL) $(PYTEST_ARGS)
 
 ## Everything but the browser tests.
 test-fast: install
-	$(BIN)/python -m pytest -m "not browser" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not browser" $(PARALLEL) $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -31,8 +31,8 @@ from videostudio.videos.models import Video
 
 from .conftest import make_user
 
-# Real threads need committed data; the catalog's seed rows come back for each run.
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+# Real threads need committed data (the flush after each test re-seeds the catalog).
+pytestmark = pytest.mark.django_db(transaction=True)
 PASSWORD = "correct horse battery staple"
 SORA_4S = 4 * 3000  # what the simulator charges for four seconds of Sora-2
 _TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')

@@ -21,7 +21,7 @@ from videostudio.videos.models import Video
 
 from .factories import some_videos
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 ROOT = Path(__file__).resolve().parent.parent
 
 MATCHER = r"""

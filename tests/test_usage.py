@@ -236,7 +236,7 @@ def test_a_submission_past_the_budget_is_refused_with_the_numbers(
     assert recorder.requests == [] and Video.objects.count() == 1
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_parallel_submissions_cannot_overspend(tmp_path: Path) -> None:
     # Eight requests at once, each on its own thread and database connection, to
     # one database (PostgreSQL, or SQLite on a file).

@@ -13,6 +13,21 @@ class CatalogConfig(AppConfig):
 
     def ready(self) -> None:
         post_migrate.connect(_ensure_schedule, sender=self)
+        post_migrate.connect(_ensure_catalog, sender=self)
+
+
+def _ensure_catalog(**kwargs: Any) -> None:
+    """An empty catalog gets today's models (as the seed migration gives a new install):
+    after a database flush, say, members still have something to choose."""
+    from videostudio.catalog.models import CatalogEntry
+    from videostudio.provider.catalog import DEFAULT_CATALOG
+
+    if CatalogEntry.objects.exists():
+        return
+    CatalogEntry.objects.bulk_create(
+        CatalogEntry.from_spec(spec, source=CatalogEntry.Source.SEED, position=index * 10)
+        for index, spec in enumerate(DEFAULT_CATALOG)
+    )
 
 
 def _ensure_schedule(**kwargs: Any) -> None:

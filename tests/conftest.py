@@ -1,12 +1,16 @@
 from __future__ import annotations
 
 import io
+import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+import time_machine
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from PIL import Image
@@ -17,17 +21,55 @@ from videostudio.simulator.app import Simulator
 
 
 class FakeClock:
-    """Seconds since the epoch that only move when a test says so."""
+    """The suite's one fake clock: seconds since the epoch that move only when a test
+    says so (`advance`, or a `sleep` it hands to the code under test).
+
+    Hand it (or its `monotonic` / `wall`) to whatever takes a clock: the simulator,
+    the provider client, the rate limiters. Inside `travelling()`, Python's and
+    Django's own clocks (time-machine) follow it too, so the database's times, the
+    app's and the simulator's meet.
+    """
 
     def __init__(self, start: float | None = None) -> None:
-        # Starts at the real time: the provider's timestamps meet the database's.
+        # Starts at the real time unless told: the provider's timestamps meet the database's.
         self.now = time.time() if start is None else start
+        self.sleeps: list[float] = []
+        self._lock = threading.RLock()
+        self._traveller: Any = None
+        self._ticking = False
 
     def __call__(self) -> float:
-        return self.now
+        return time.time() if self._ticking else self.now
+
+    def clock(self) -> float:
+        return self()
+
+    monotonic = clock
+    wall = clock
 
     def advance(self, seconds: float) -> None:
-        self.now += seconds
+        with self._lock:
+            self.now += seconds
+            if self._traveller is not None:
+                self._traveller.shift(seconds)
+
+    def sleep(self, seconds: float) -> None:
+        """Sleeping moves the clock (and says how long it slept)."""
+        with self._lock:
+            self.sleeps.append(seconds)
+            self.advance(seconds)
+
+    @contextmanager
+    def travelling(self, *, tick: bool = False) -> Iterator[FakeClock]:
+        """Python's and Django's clocks follow this one; with `tick`, all of them run
+        on in real time from here, and `advance` jumps them ahead together."""
+        start = datetime.fromtimestamp(self.now, tz=UTC)
+        with time_machine.travel(start, tick=tick) as traveller:
+            self._traveller, self._ticking = traveller, tick
+            try:
+                yield self
+            finally:
+                self._traveller, self._ticking = None, False
 
 
 @pytest.fixture(autouse=True)

@@ -6,7 +6,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-import time_machine
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -15,6 +14,7 @@ from django_q.models import OrmQ
 from videostudio.videos.expiry import expiry_notice, humanize
 from videostudio.videos.models import Video
 
+from .conftest import FakeClock
 from .factories import a_lineage, a_video
 
 pytestmark = pytest.mark.django_db
@@ -33,14 +33,16 @@ def test_the_warning_starts_at_the_threshold_and_turns_urgent_in_the_last_hour(
     start = timezone.now()
     video = a_video(owner=owner, expires_at=start + timedelta(hours=30))
     assert expiry_notice(video, now=start, can_build=True) is None
-    with time_machine.travel(start + timedelta(hours=7), tick=False):
+    clock = FakeClock(start.timestamp())
+    with clock.travelling():
+        clock.advance(7 * 3600)
         notice = expiry_notice(video, can_build=True)
         assert notice and notice.level == "soon"
         assert "23 h 0 min" in notice.message and "remixed or extended" in notice.message
-    with time_machine.travel(start + timedelta(hours=29, minutes=20), tick=False):
+        clock.advance(22 * 3600 + 20 * 60)  # 29 h 20 min in
         notice = expiry_notice(video, can_build=True)
         assert notice and notice.level == "urgent" and "40 min" in notice.message
-    with time_machine.travel(start + timedelta(hours=31), tick=False):
+        clock.advance(3600 + 40 * 60)  # 31 h in
         notice = expiry_notice(video, can_build=True)
         assert notice and notice.level == "expired" and "still plays" in notice.message
 

@@ -20,7 +20,6 @@ from typing import Any
 
 import httpx
 import pytest
-import time_machine
 from django.utils import timezone
 
 from videostudio import connection
@@ -29,7 +28,7 @@ from videostudio.simulator.server import SimulatorServer, serve
 from videostudio.videos import tracking
 from videostudio.videos.models import Video
 
-from .conftest import make_user
+from .conftest import FakeClock, make_user
 
 # Real threads need committed data (the flush after each test re-seeds the catalog).
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -63,15 +62,16 @@ class Browser:
 
 
 @pytest.fixture
-def traveller() -> Iterator[Any]:
-    with time_machine.travel(timezone.now(), tick=True) as traveller:
-        yield traveller
+def traveller(clock: FakeClock) -> Iterator[FakeClock]:
+    # Time runs (the live server and the simulator work in it), and jumps when told.
+    with clock.travelling(tick=True):
+        yield clock
 
 
 @pytest.fixture(params=["send", "completion"])
-def provider(request: Any, tmp_path: Path, traveller: Any) -> Iterator[SimulatorServer]:
+def provider(request: Any, tmp_path: Path, traveller: FakeClock) -> Iterator[SimulatorServer]:
     server, _ = serve(
-        clock=time.time,
+        clock=traveller,
         queue_seconds=1,
         render_seconds=3,
         fps=4,
@@ -90,7 +90,7 @@ def provider(request: Any, tmp_path: Path, traveller: Any) -> Iterator[Simulator
 
 
 def test_the_review_and_every_members_line_equal_what_the_provider_charged(
-    live_server: Any, provider: SimulatorServer, traveller: Any
+    live_server: Any, provider: SimulatorServer, traveller: FakeClock
 ) -> None:
     for name in ("alice", "bob"):
         make_user(name)
@@ -135,7 +135,7 @@ def test_the_review_and_every_members_line_equal_what_the_provider_charged(
 
     time.sleep(3.5)  # the simulator finishes answering the slow create it already charged
     # Later: every job has finished, the unconfirmed window has closed.
-    traveller.shift(41 * 60)
+    traveller.advance(41 * 60)
     client = connection._client
     assert client is not None
     Video.objects.exclude(next_poll_at=None).update(next_poll_at=timezone.now())

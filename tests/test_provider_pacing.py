@@ -30,37 +30,19 @@ from videostudio.provider.ratelimit_redis import (
 )
 from videostudio.simulator import Simulator
 
+from .conftest import FakeClock
+
 REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
 WALL = 1_790_000_000.0
 
 
-class FakeTime:
-    """One clock for every "process" in a test; sleeping moves it. Thread-safe."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-        self._lock = threading.Lock()
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def wall(self) -> float:
-        return WALL + self.now
-
-    def sleep(self, seconds: float) -> None:
-        with self._lock:
-            self.sleeps.append(seconds)
-            self.now += seconds
-
-
 @pytest.fixture
-def fake() -> FakeTime:
-    return FakeTime()
+def fake() -> FakeClock:
+    return FakeClock(WALL)
 
 
 # ----- the token bucket ----------------------------------------------------------------
-def test_a_full_bucket_lets_a_burst_through_then_spaces_calls_evenly(fake: FakeTime) -> None:
+def test_a_full_bucket_lets_a_burst_through_then_spaces_calls_evenly(fake: FakeClock) -> None:
     limiter: RateLimiter = LocalRateLimiter(60, burst=3, clock=fake.monotonic, sleep=fake.sleep)
 
     for _ in range(3):
@@ -72,7 +54,7 @@ def test_a_full_bucket_lets_a_burst_through_then_spaces_calls_evenly(fake: FakeT
     assert fake.sleeps == pytest.approx([1.0, 1.0, 1.0])
 
 
-def test_the_bucket_refills_while_idle_but_never_beyond_its_burst(fake: FakeTime) -> None:
+def test_the_bucket_refills_while_idle_but_never_beyond_its_burst(fake: FakeClock) -> None:
     limiter = LocalRateLimiter(120, burst=4, clock=fake.monotonic, sleep=fake.sleep)
     for _ in range(4):
         limiter.acquire()
@@ -84,7 +66,7 @@ def test_the_bucket_refills_while_idle_but_never_beyond_its_burst(fake: FakeTime
     assert [limiter.reserve() for _ in range(5)] == pytest.approx([0, 0, 0, 0, 0.5])
 
 
-def test_callers_queue_up_in_the_order_they_came(fake: FakeTime) -> None:
+def test_callers_queue_up_in_the_order_they_came(fake: FakeClock) -> None:
     limiter = LocalRateLimiter(120, burst=2, clock=fake.monotonic, sleep=fake.sleep)
 
     waits = [limiter.reserve() for _ in range(5)]
@@ -195,7 +177,7 @@ def test_the_client_takes_a_turn_again_after_a_429(sim: Simulator) -> None:
     assert recorder.events == ["gate.wait", "acquire", "gate.block", "gate.wait", "acquire"]
 
 
-def test_a_paced_client_spaces_its_calls(sim: Simulator, fake: FakeTime) -> None:
+def test_a_paced_client_spaces_its_calls(sim: Simulator, fake: FakeClock) -> None:
     limiter = LocalRateLimiter(60, burst=2, clock=fake.monotonic, sleep=fake.sleep)
     client, transport = make_client(sim, limiter=limiter, clock=fake.monotonic, sleep=fake.sleep)
 
@@ -238,7 +220,7 @@ def other_process(redis_client: Any) -> Iterator[Any]:
 
 
 def test_two_processes_share_one_budget(
-    redis_client: Any, other_process: Any, key: str, fake: FakeTime
+    redis_client: Any, other_process: Any, key: str, fake: FakeClock
 ) -> None:
     options: dict[str, Any] = {"key": key, "rate_per_minute": 60, "burst": 3}
     web = RedisRateLimiter(redis_client, clock=fake.wall, sleep=fake.sleep, **options)
@@ -254,7 +236,7 @@ def test_two_processes_share_one_budget(
 
 
 def test_the_shared_bucket_refills_and_cleans_itself_up(
-    redis_client: Any, key: str, fake: FakeTime
+    redis_client: Any, key: str, fake: FakeClock
 ) -> None:
     limiter = RedisRateLimiter(
         redis_client, key=key, rate_per_minute=120, burst=2, clock=fake.wall, sleep=fake.sleep
@@ -286,7 +268,7 @@ def test_two_redis_limiters_pace_threads_in_real_time(
 
 
 def test_a_cooldown_set_by_one_process_holds_the_other(
-    redis_client: Any, other_process: Any, key: str, fake: FakeTime
+    redis_client: Any, other_process: Any, key: str, fake: FakeClock
 ) -> None:
     # Each process counts monotonic time from its own origin; they share only wall time.
     first = RedisRateGate(
@@ -310,7 +292,7 @@ def test_a_cooldown_set_by_one_process_holds_the_other(
 
 
 def test_a_gate_waits_again_when_another_process_extends_the_cooldown(
-    redis_client: Any, other_process: Any, key: str, fake: FakeTime
+    redis_client: Any, other_process: Any, key: str, fake: FakeClock
 ) -> None:
     other = RedisRateGate(other_process, key=key, clock=fake.wall, monotonic=fake.monotonic)
 
@@ -342,7 +324,7 @@ def test_a_deadline_already_past_writes_nothing(redis_client: Any, key: str) -> 
 
 
 def test_a_429_at_one_client_pauses_another_clients_calls(
-    sim: Simulator, redis_client: Any, other_process: Any, key: str, fake: FakeTime
+    sim: Simulator, redis_client: Any, other_process: Any, key: str, fake: FakeClock
 ) -> None:
     def client_on(connection: Any) -> ProviderClient:
         gate = RedisRateGate(
@@ -376,7 +358,7 @@ class DownRedis:
 
 
 def test_pacing_goes_ahead_when_redis_is_down_and_says_so_once(
-    fake: FakeTime, caplog: pytest.LogCaptureFixture
+    fake: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     down = DownRedis()
     limiter = RedisRateLimiter(down, rate_per_minute=1, burst=1, clock=fake.wall, sleep=fake.sleep)
@@ -394,7 +376,7 @@ def test_pacing_goes_ahead_when_redis_is_down_and_says_so_once(
     assert "Connection refused" in caplog.records[0].getMessage()
 
 
-def test_the_gate_falls_back_to_this_process_when_redis_is_down(fake: FakeTime) -> None:
+def test_the_gate_falls_back_to_this_process_when_redis_is_down(fake: FakeClock) -> None:
     gate = RedisRateGate(DownRedis(), clock=fake.wall, sleep=fake.sleep, monotonic=fake.monotonic)
 
     gate.block_until(fake.now + 4.0)
@@ -405,7 +387,7 @@ def test_the_gate_falls_back_to_this_process_when_redis_is_down(fake: FakeTime) 
     assert fake.sleeps == pytest.approx([4.0])
 
 
-def test_an_unreachable_redis_server_is_no_crash(fake: FakeTime) -> None:
+def test_an_unreachable_redis_server_is_no_crash(fake: FakeClock) -> None:
     unreachable = redis_from_url("redis://127.0.0.1:1/0", timeout=0.2)
     limiter = RedisRateLimiter(unreachable, rate_per_minute=1, burst=1, sleep=fake.sleep)
     gate = RedisRateGate(unreachable, sleep=fake.sleep)

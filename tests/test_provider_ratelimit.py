@@ -4,20 +4,7 @@ import threading
 
 from videostudio.provider.ratelimit import LocalRateGate, RateGate
 
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-        self._lock = threading.Lock()
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        with self._lock:
-            self.sleeps.append(seconds)
-            self.now += seconds
+from .conftest import FakeClock
 
 
 def test_the_local_gate_is_a_rate_gate() -> None:
@@ -27,7 +14,7 @@ def test_the_local_gate_is_a_rate_gate() -> None:
 
 
 def test_the_local_gate_extends_but_never_shortens_a_cooldown() -> None:
-    time = FakeTime()
+    time = FakeClock(1000.0)
     gate = LocalRateGate(clock=time.clock, sleep=time.sleep)
 
     gate.wait()
@@ -41,7 +28,7 @@ def test_the_local_gate_extends_but_never_shortens_a_cooldown() -> None:
 
 
 def test_the_local_gate_waits_again_when_the_cooldown_grows_meanwhile() -> None:
-    time = FakeTime()
+    time = FakeClock(1000.0)
 
     def sleep_while_another_429_arrives(seconds: float) -> None:
         if not time.sleeps:
@@ -66,7 +53,7 @@ def test_the_local_gate_does_not_spin_when_sleep_leaves_the_clock_alone() -> Non
 
 
 def test_the_local_gate_holds_every_thread_until_the_deadline() -> None:
-    time = FakeTime()
+    time = FakeClock(1000.0)
     gate = LocalRateGate(clock=time.clock, sleep=time.sleep)
     gate.block_until(1008.0)
     passed_at: list[float] = []

@@ -26,6 +26,8 @@ from videostudio.provider.errors import (
 )
 from videostudio.provider.ratelimit import LocalRateGate
 
+from .conftest import FakeClock
+
 FIXTURES = Path(__file__).parent / "fixtures" / "provider"
 KEY = "sk-test-TEAMKEY-0123456789abcdef"
 
@@ -51,27 +53,10 @@ def server_error() -> httpx.Response:
     return answer("error_500.json", 500)
 
 
-class FakeTime:
-    """A monotonic clock that only moves when someone sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-        self._lock = threading.Lock()
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        with self._lock:
-            self.sleeps.append(seconds)
-            self.now += seconds
-
-
 class Script:
     """Replies in order (the last one repeats); exceptions are raised as the transport would."""
 
-    def __init__(self, time: FakeTime, *replies: Reply) -> None:
+    def __init__(self, time: FakeClock, *replies: Reply) -> None:
         self.time = time
         self.replies = list(replies)
         self.requests: list[httpx.Request] = []
@@ -102,14 +87,14 @@ def make_client(script: Script, **options: Any) -> ProviderClient:
 
 
 @pytest.fixture
-def time() -> FakeTime:
-    return FakeTime()
+def time() -> FakeClock:
+    return FakeClock(1000.0)
 
 
 # --- GET: anything transient is tried again ------------------------------------
 
 
-def test_it_retries_a_500_on_retrieve_then_succeeds(time: FakeTime) -> None:
+def test_it_retries_a_500_on_retrieve_then_succeeds(time: FakeClock) -> None:
     script = Script(time, server_error(), ok())
 
     video = make_client(script).retrieve_video("video_1")
@@ -119,7 +104,7 @@ def test_it_retries_a_500_on_retrieve_then_succeeds(time: FakeTime) -> None:
     assert time.sleeps == [0.25]
 
 
-def test_it_doubles_the_backoff_ceiling_from_250_ms(time: FakeTime) -> None:
+def test_it_doubles_the_backoff_ceiling_from_250_ms(time: FakeClock) -> None:
     script = Script(time, server_error(), server_error(), server_error(), ok())
 
     make_client(script).retrieve_video("video_1")
@@ -128,7 +113,7 @@ def test_it_doubles_the_backoff_ceiling_from_250_ms(time: FakeTime) -> None:
 
 
 @pytest.mark.parametrize("draw", [0.0, 0.3, 0.999])
-def test_it_draws_each_delay_uniformly_below_the_ceiling(time: FakeTime, draw: float) -> None:
+def test_it_draws_each_delay_uniformly_below_the_ceiling(time: FakeClock, draw: float) -> None:
     script = Script(time, server_error(), server_error(), server_error(), ok())
 
     make_client(script, random=lambda: draw).retrieve_video("video_1")
@@ -138,7 +123,7 @@ def test_it_draws_each_delay_uniformly_below_the_ceiling(time: FakeTime, draw: f
         assert 0.0 <= delay < ceiling
 
 
-def test_it_caps_the_backoff_ceiling(time: FakeTime) -> None:
+def test_it_caps_the_backoff_ceiling(time: FakeClock) -> None:
     script = Script(time, *[server_error()] * 5, ok())
 
     make_client(script, backoff_base=1.0, backoff_cap=3.0, max_retries=5).retrieve_video("v")
@@ -146,7 +131,7 @@ def test_it_caps_the_backoff_ceiling(time: FakeTime) -> None:
     assert time.sleeps == [1.0, 2.0, 3.0, 3.0, 3.0]
 
 
-def test_it_gives_up_after_max_retries_and_raises_the_last_error(time: FakeTime) -> None:
+def test_it_gives_up_after_max_retries_and_raises_the_last_error(time: FakeClock) -> None:
     script = Script(time, server_error())
 
     with pytest.raises(ProviderServerError) as caught:
@@ -158,7 +143,7 @@ def test_it_gives_up_after_max_retries_and_raises_the_last_error(time: FakeTime)
     assert caught.value.outcome_unknown is False
 
 
-def test_it_tries_once_with_no_retries_allowed(time: FakeTime) -> None:
+def test_it_tries_once_with_no_retries_allowed(time: FakeClock) -> None:
     script = Script(time, server_error())
 
     with pytest.raises(ProviderServerError):
@@ -179,7 +164,7 @@ def test_it_tries_once_with_no_retries_allowed(time: FakeTime) -> None:
     ],
 )
 def test_it_never_retries_a_permanent_error(
-    time: FakeTime, fixture_name: str, status: int, cls: type[ProviderError]
+    time: FakeClock, fixture_name: str, status: int, cls: type[ProviderError]
 ) -> None:
     script = Script(time, answer(fixture_name, status), ok())
 
@@ -201,7 +186,7 @@ def test_it_never_retries_a_permanent_error(
     ],
 )
 def test_it_retries_network_failures_on_get(
-    time: FakeTime, failure: Exception, cls: type[ProviderError]
+    time: FakeClock, failure: Exception, cls: type[ProviderError]
 ) -> None:
     script = Script(time, failure, ok())
 
@@ -216,7 +201,7 @@ def test_it_retries_network_failures_on_get(
     assert KEY not in str(caught.value)
 
 
-def test_it_honours_retry_after_on_a_503_too(time: FakeTime) -> None:
+def test_it_honours_retry_after_on_a_503_too(time: FakeClock) -> None:
     script = Script(time, answer("error_500.json", 503, {"Retry-After": "4"}), ok())
 
     make_client(script).retrieve_video("v")
@@ -227,7 +212,7 @@ def test_it_honours_retry_after_on_a_503_too(time: FakeTime) -> None:
 # --- 429: wait as told, and make everyone wait ------------------------------------
 
 
-def test_it_waits_the_retry_after_seconds_on_a_429(time: FakeTime) -> None:
+def test_it_waits_the_retry_after_seconds_on_a_429(time: FakeClock) -> None:
     script = Script(time, answer("error_429.json", 429, {"Retry-After": "7"}), ok())
 
     make_client(script).retrieve_video("video_1")
@@ -236,7 +221,7 @@ def test_it_waits_the_retry_after_seconds_on_a_429(time: FakeTime) -> None:
     assert script.arrivals[1] - script.arrivals[0] == 7.0
 
 
-def test_it_waits_until_a_retry_after_http_date(time: FakeTime) -> None:
+def test_it_waits_until_a_retry_after_http_date(time: FakeClock) -> None:
     headers = {
         "Retry-After": "Wed, 21 Oct 2026 07:28:12 GMT",
         "Date": "Wed, 21 Oct 2026 07:28:00 GMT",
@@ -248,7 +233,7 @@ def test_it_waits_until_a_retry_after_http_date(time: FakeTime) -> None:
     assert time.sleeps == [12.0]
 
 
-def test_it_caps_an_absurd_retry_after(time: FakeTime) -> None:
+def test_it_caps_an_absurd_retry_after(time: FakeClock) -> None:
     script = Script(time, answer("error_429.json", 429, {"Retry-After": "86400"}), ok())
 
     make_client(script).retrieve_video("video_1")
@@ -256,7 +241,7 @@ def test_it_caps_an_absurd_retry_after(time: FakeTime) -> None:
     assert time.sleeps == [MAX_RETRY_AFTER] == [60.0]
 
 
-def test_it_backs_off_with_jitter_on_a_429_without_retry_after(time: FakeTime) -> None:
+def test_it_backs_off_with_jitter_on_a_429_without_retry_after(time: FakeClock) -> None:
     script = Script(time, answer("error_429.json", 429), answer("error_429.json", 429), ok())
 
     make_client(script, random=lambda: 0.5).retrieve_video("video_1")
@@ -264,7 +249,7 @@ def test_it_backs_off_with_jitter_on_a_429_without_retry_after(time: FakeTime) -
     assert time.sleeps == [0.125, 0.25]
 
 
-def test_it_resubmits_a_create_after_a_429_because_it_was_not_processed(time: FakeTime) -> None:
+def test_it_resubmits_a_create_after_a_429_because_it_was_not_processed(time: FakeClock) -> None:
     script = Script(time, answer("error_429.json", 429, {"Retry-After": "2"}), ok())
 
     video = make_client(script).create_video(model="Sora-2", prompt="a fox", seconds=4)
@@ -274,7 +259,7 @@ def test_it_resubmits_a_create_after_a_429_because_it_was_not_processed(time: Fa
     assert script.requests[0].content == script.requests[1].content
 
 
-def test_it_raises_rate_limited_when_429s_outlast_the_retries(time: FakeTime) -> None:
+def test_it_raises_rate_limited_when_429s_outlast_the_retries(time: FakeClock) -> None:
     script = Script(time, answer("error_429.json", 429, {"Retry-After": "1"}))
 
     with pytest.raises(RateLimited) as caught:
@@ -284,7 +269,7 @@ def test_it_raises_rate_limited_when_429s_outlast_the_retries(time: FakeTime) ->
     assert len(script.requests) == 3
 
 
-def test_a_429_holds_back_the_next_call_on_the_same_client(time: FakeTime) -> None:
+def test_a_429_holds_back_the_next_call_on_the_same_client(time: FakeClock) -> None:
     script = Script(time, answer("error_429.json", 429, {"Retry-After": "10"}), ok())
     client = make_client(script, max_retries=0)
 
@@ -297,7 +282,7 @@ def test_a_429_holds_back_the_next_call_on_the_same_client(time: FakeTime) -> No
     assert script.arrivals[1] >= limited_at + 10.0
 
 
-def test_a_429_holds_back_calls_from_other_threads(time: FakeTime) -> None:
+def test_a_429_holds_back_calls_from_other_threads(time: FakeClock) -> None:
     limited = threading.Event()
 
     class SignallingGate(LocalRateGate):
@@ -332,7 +317,7 @@ def test_a_429_holds_back_calls_from_other_threads(time: FakeTime) -> None:
     assert all(arrival >= limited_at + 5.0 for arrival in script.arrivals[1:])
 
 
-def test_it_closes_an_injected_gate_on_a_429(time: FakeTime) -> None:
+def test_it_closes_an_injected_gate_on_a_429(time: FakeClock) -> None:
     class RecordingGate:
         def __init__(self) -> None:
             self.waits = 0
@@ -371,7 +356,7 @@ def test_it_closes_an_injected_gate_on_a_429(time: FakeTime) -> None:
     ],
 )
 def test_it_does_not_resubmit_a_create_that_may_have_reached_the_provider(
-    time: FakeTime, failure: Reply, cls: type[ProviderError]
+    time: FakeClock, failure: Reply, cls: type[ProviderError]
 ) -> None:
     script = Script(time, failure, ok())
 
@@ -392,7 +377,7 @@ def test_it_does_not_resubmit_a_create_that_may_have_reached_the_provider(
     ],
 )
 def test_it_does_not_resubmit_a_remix_or_extension_after_a_500(
-    time: FakeTime, call: Callable[[ProviderClient], object]
+    time: FakeClock, call: Callable[[ProviderClient], object]
 ) -> None:
     script = Script(time, server_error(), ok())
 
@@ -405,7 +390,7 @@ def test_it_does_not_resubmit_a_remix_or_extension_after_a_500(
 
 
 def test_a_500_in_the_providers_envelope_is_a_failure_it_owns_up_to_not_resent(
-    time: FakeTime,
+    time: FakeClock,
 ) -> None:
     script = Script(time, server_error(), ok())
 
@@ -425,7 +410,7 @@ def test_a_500_in_the_providers_envelope_is_a_failure_it_owns_up_to_not_resent(
         httpx.PoolTimeout("no connection free"),
     ],
 )
-def test_it_resubmits_a_create_that_never_left(time: FakeTime, failure: Exception) -> None:
+def test_it_resubmits_a_create_that_never_left(time: FakeClock, failure: Exception) -> None:
     script = Script(time, failure, ok())
 
     video = make_client(script).create_video(model="Sora-2", prompt="a fox")
@@ -435,7 +420,7 @@ def test_it_resubmits_a_create_that_never_left(time: FakeTime, failure: Exceptio
     assert time.sleeps == [0.25]
 
 
-def test_it_reports_a_create_that_never_left_as_certainly_not_created(time: FakeTime) -> None:
+def test_it_reports_a_create_that_never_left_as_certainly_not_created(time: FakeClock) -> None:
     script = Script(time, httpx.ConnectError("[Errno 111] Connection refused"))
 
     with pytest.raises(ProviderUnreachable) as caught:
@@ -446,7 +431,7 @@ def test_it_reports_a_create_that_never_left_as_certainly_not_created(time: Fake
 
 
 def test_it_keeps_outcome_unknown_false_when_the_provider_refused_a_create(
-    time: FakeTime,
+    time: FakeClock,
 ) -> None:
     script = Script(time, answer("error_402.json", 402))
 

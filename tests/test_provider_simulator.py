@@ -27,28 +27,19 @@ from videostudio.provider.types import RemoteVideo
 from videostudio.simulator.app import Simulator
 from videostudio.simulator.server import serve
 
+from .conftest import FakeClock
+
 KEY = "sk-test-TEAMKEY-0123456789abcdef"
 QUEUE = 2.0
 RENDER = 10.0
 START = 1_761_000_000.0
 
 
-class SimClock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @dataclass
 class Setup:
     client: ProviderClient
     sim: Simulator
-    clock: SimClock
+    clock: FakeClock
     sleeps: list[float]
     dialect: str
 
@@ -59,7 +50,7 @@ class Setup:
 )
 def setup(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setup]:
     how, dialect = request.param
-    clock = SimClock()
+    clock = FakeClock(START)
     sim = Simulator(
         clock=clock,
         queue_seconds=QUEUE,

@@ -6,16 +6,13 @@ the database, so its charges and the jobs' times meet.
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import time_machine
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -29,7 +26,7 @@ from videostudio.usage.models import LedgerEntry
 from videostudio.videos import services, tracking
 from videostudio.videos.models import Video
 
-from .conftest import make_user
+from .conftest import FakeClock, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -59,15 +56,15 @@ class TimeoutAfterCreate(httpx.BaseTransport):
 
 
 @pytest.fixture
-def traveller() -> Iterator[Any]:
+def traveller(clock: FakeClock) -> Iterator[FakeClock]:
     """Moves the one clock that the database, the app and the simulator all read."""
-    with time_machine.travel(timezone.now(), tick=False) as traveller:
-        yield traveller
+    with clock.travelling():
+        yield clock
 
 
 @pytest.fixture
-def real_time_simulator(tmp_path: Path, traveller: Any) -> Simulator:
-    return Simulator(clock=time.time, queue_seconds=1, render_seconds=5, cache_dir=tmp_path)
+def real_time_simulator(tmp_path: Path, traveller: FakeClock) -> Simulator:
+    return Simulator(clock=traveller, queue_seconds=1, render_seconds=5, cache_dir=tmp_path)
 
 
 def make_client(transport: httpx.BaseTransport) -> ProviderClient:
@@ -100,9 +97,9 @@ def sweep(client: ProviderClient) -> None:
     tracking.videos_sweep(client=client, seconds=0)
 
 
-def settle_later(traveller: Any, client: ProviderClient, minutes: int = 40) -> None:
+def settle_later(traveller: FakeClock, client: ProviderClient, minutes: int = 40) -> None:
     """Past the unconfirmed window (its charge may be stamped at completion): sweep."""
-    traveller.shift(timedelta(minutes=minutes))
+    traveller.advance(minutes * 60)
     sweep(client)
 
 
@@ -125,7 +122,7 @@ def test_a_create_that_timed_out_is_unconfirmed_and_not_resent(
 
 
 def test_the_one_unexplained_charge_settles_it_as_made_and_is_its_cost(
-    owner: Any, real_time_simulator: Simulator, traveller: Any
+    owner: Any, real_time_simulator: Simulator, traveller: FakeClock
 ) -> None:
     client = make_client(TimeoutAfterCreate(real_time_simulator.transport()))
     video = send_lost(owner, client)
@@ -142,7 +139,7 @@ def test_the_one_unexplained_charge_settles_it_as_made_and_is_its_cost(
 
 
 def test_no_charge_in_its_window_settles_it_as_never_made(
-    owner: Any, real_time_simulator: Simulator, traveller: Any
+    owner: Any, real_time_simulator: Simulator, traveller: FakeClock
 ) -> None:
     client = make_client(TimeoutAfterCreate(real_time_simulator.transport(), deliver=False))
     video = send_lost(owner, client, uuid.uuid4())
@@ -155,14 +152,14 @@ def test_no_charge_in_its_window_settles_it_as_never_made(
 
 
 def test_teammates_charges_in_the_window_are_theirs_not_the_lost_sends(
-    owner: Any, teammate: Any, real_time_simulator: Simulator, traveller: Any
+    owner: Any, teammate: Any, real_time_simulator: Simulator, traveller: FakeClock
 ) -> None:
     plain = make_client(real_time_simulator.transport())
     known = [send(teammate, plain, f"known {i}") for i in range(3)]
     lost = send_lost(
         owner, make_client(TimeoutAfterCreate(real_time_simulator.transport(), deliver=False))
     )
-    traveller.shift(timedelta(seconds=30))
+    traveller.advance(30)
     known.append(send(teammate, plain, "a minute later"))
     settle_later(traveller, plain)
     lost.refresh_from_db()
@@ -174,7 +171,7 @@ def test_teammates_charges_in_the_window_are_theirs_not_the_lost_sends(
 
 
 def test_sends_the_provider_answered_500_are_never_billed(
-    owner: Any, teammate: Any, real_time_simulator: Simulator, traveller: Any
+    owner: Any, teammate: Any, real_time_simulator: Simulator, traveller: FakeClock
 ) -> None:
     # A 500 in the provider's own envelope says it failed the request: nothing was made.
     plain = make_client(real_time_simulator.transport())
@@ -184,7 +181,7 @@ def test_sends_the_provider_answered_500_are_never_billed(
         with pytest.raises(services.SubmitFailed) as raised:
             send(owner, plain, f"mine {i} [error:500]")
         failed.append(raised.value.video)
-        traveller.shift(timedelta(seconds=20))
+        traveller.advance(20)
     for video in failed:
         assert (video.status, video.cost_points, video.cost_source) == ("failed", 0, "none")
         assert "no points were spent" in video.error_message and video.client_token is None
@@ -195,7 +192,7 @@ def test_sends_the_provider_answered_500_are_never_billed(
 
 
 def test_a_bare_gateway_error_on_a_create_is_an_unknown_outcome(
-    owner: Any, real_time_simulator: Simulator, traveller: Any
+    owner: Any, real_time_simulator: Simulator, traveller: FakeClock
 ) -> None:
     inner = real_time_simulator.transport()
 
@@ -214,7 +211,7 @@ def test_a_bare_gateway_error_on_a_create_is_an_unknown_outcome(
 
 
 def test_a_failed_teammate_job_never_takes_the_charge_of_a_made_send(
-    owner: Any, teammate: Any, real_time_simulator: Simulator, traveller: Any
+    owner: Any, teammate: Any, real_time_simulator: Simulator, traveller: FakeClock
 ) -> None:
     plain = make_client(real_time_simulator.transport())
     failing = send(teammate, plain, "boom [fail]")
@@ -228,7 +225,7 @@ def test_a_failed_teammate_job_never_takes_the_charge_of_a_made_send(
 
 
 def test_when_a_charge_could_be_either_send_both_stay_unsettled_for_an_admin(
-    client: Client, owner: Any, staff: Any, real_time_simulator: Simulator, traveller: Any
+    client: Client, owner: Any, staff: Any, real_time_simulator: Simulator, traveller: FakeClock
 ) -> None:
     # Two lost sends, one of which reached the provider: one charge, two claimants.
     made = send_lost(owner, make_client(TimeoutAfterCreate(real_time_simulator.transport())))
@@ -277,7 +274,7 @@ def test_an_admin_can_say_an_unsettled_send_was_never_made(
 
 
 def test_without_a_usage_history_it_ends_unsettled_not_guessed(
-    owner: Any, real_time_simulator: Simulator, traveller: Any
+    owner: Any, real_time_simulator: Simulator, traveller: FakeClock
 ) -> None:
     def no_usage(request: httpx.Request) -> httpx.Response:
         if request.url.path.startswith("/usage"):

@@ -23,6 +23,8 @@ from videostudio.simulator import catalog as sim_catalog
 from videostudio.simulator.__main__ import Injection, build_parser
 from videostudio.simulator.jobs import MAX_ID_CHARS
 
+from .conftest import FakeClock
+
 START = 1_790_000_000.0
 QUEUE = 2.0
 RENDER = 10.0
@@ -30,22 +32,9 @@ EXPIRE = 3600.0
 AUTH = {"Authorization": "Bearer sk-sim-test"}
 
 
-class Clock:
-    """Seconds since the epoch that only move when a test says so."""
-
-    def __init__(self, now: float = START) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @pytest.fixture
-def sim_clock() -> Clock:
-    return Clock()
+def sim_clock() -> FakeClock:
+    return FakeClock(START)
 
 
 @pytest.fixture
@@ -53,7 +42,7 @@ def cache_dir(tmp_path: Path) -> Path:
     return tmp_path / "sim-cache"
 
 
-def make_sim(clock: Clock, cache_dir: Path, **kwargs: Any) -> Simulator:
+def make_sim(clock: FakeClock, cache_dir: Path, **kwargs: Any) -> Simulator:
     options: dict[str, Any] = {
         "clock": clock,
         "queue_seconds": QUEUE,
@@ -75,7 +64,7 @@ def make_api(sim: Simulator, headers: dict[str, str] | None = None) -> httpx.Cli
 
 
 @pytest.fixture
-def sim(sim_clock: Clock, cache_dir: Path) -> Simulator:
+def sim(sim_clock: FakeClock, cache_dir: Path) -> Simulator:
     return make_sim(sim_clock, cache_dir)
 
 
@@ -116,7 +105,7 @@ def assert_error(
     return error
 
 
-def finish(clock: Clock) -> None:
+def finish(clock: FakeClock) -> None:
     clock.advance(QUEUE + RENDER + 0.01)
 
 
@@ -219,7 +208,7 @@ def test_it_reads_url_encoded_forms_and_json_mislabelled_as_a_form(api: httpx.Cl
 
 # ----- the timeline -----------------------------------------------------------------
 def test_it_moves_from_queued_through_in_progress_to_completed(
-    api: httpx.Client, sim_clock: Clock
+    api: httpx.Client, sim_clock: FakeClock
 ) -> None:
     video_id = create(api, model="Sora-2", seconds=4)["id"]
 
@@ -253,7 +242,7 @@ def test_it_moves_from_queued_through_in_progress_to_completed(
 
 
 def test_it_fails_a_job_whose_prompt_carries_the_fail_marker(
-    api: httpx.Client, sim_clock: Clock
+    api: httpx.Client, sim_clock: FakeClock
 ) -> None:
     video_id = create(api, prompt="A crash [FAIL] please")["id"]
     sim_clock.advance(QUEUE + 1)
@@ -312,7 +301,7 @@ def test_it_answers_injected_errors_for_matching_requests_then_recovers(
 
 
 def test_it_requires_a_bearer_token_and_checks_it_when_configured(
-    sim_clock: Clock, cache_dir: Path
+    sim_clock: FakeClock, cache_dir: Path
 ) -> None:
     open_sim = make_sim(sim_clock, cache_dir)
     with make_api(open_sim, headers={}) as anonymous:
@@ -358,7 +347,7 @@ def test_it_answers_500_instead_of_a_traceback(
 
 # ----- content ----------------------------------------------------------------------
 def test_it_serves_a_real_mp4_thumbnail_and_spritesheet(
-    api: httpx.Client, sim_clock: Clock, cache_dir: Path
+    api: httpx.Client, sim_clock: FakeClock, cache_dir: Path
 ) -> None:
     video_id = create(api, model="Sora-2", seconds=4, size="1280x720")["id"]
     finish(sim_clock)
@@ -395,7 +384,7 @@ def test_it_serves_a_real_mp4_thumbnail_and_spritesheet(
 
 
 def test_it_refuses_content_before_completion_after_expiry_and_for_bad_variants(
-    api: httpx.Client, sim_clock: Clock
+    api: httpx.Client, sim_clock: FakeClock
 ) -> None:
     video_id = create(api)["id"]
     assert_error(api.get(f"/videos/{video_id}/content"), 400, "invalid_request_error")
@@ -414,7 +403,7 @@ def test_it_refuses_content_before_completion_after_expiry_and_for_bad_variants(
 
 
 def test_it_renders_one_file_safely_for_two_instances_sharing_a_cache(
-    sim_clock: Clock, cache_dir: Path
+    sim_clock: FakeClock, cache_dir: Path
 ) -> None:
     one, two = make_sim(sim_clock, cache_dir), make_sim(sim_clock, cache_dir)
     with make_api(one) as api:
@@ -475,7 +464,7 @@ def test_it_keeps_ids_bounded_through_long_remix_chains(api: httpx.Client) -> No
 
 
 def test_it_extends_only_completed_sora_videos_up_to_120_seconds(
-    api: httpx.Client, sim_clock: Clock
+    api: httpx.Client, sim_clock: FakeClock
 ) -> None:
     def extend(video_id: str, seconds: int | None = None) -> httpx.Response:
         body: dict[str, Any] = {"video": {"id": video_id}, "prompt": "It goes on"}
@@ -512,7 +501,7 @@ def test_it_extends_only_completed_sora_videos_up_to_120_seconds(
 
 
 def test_it_bills_an_extension_only_for_its_new_seconds(
-    api: httpx.Client, sim_clock: Clock
+    api: httpx.Client, sim_clock: FakeClock
 ) -> None:
     source = create(api, model="Sora-2", seconds=8)
     finish(sim_clock)
@@ -524,7 +513,7 @@ def test_it_bills_an_extension_only_for_its_new_seconds(
 
 
 # ----- dialects and statelessness ----------------------------------------------------
-def test_it_speaks_the_openai_dialect(sim_clock: Clock, cache_dir: Path) -> None:
+def test_it_speaks_the_openai_dialect(sim_clock: FakeClock, cache_dir: Path) -> None:
     sim = make_sim(sim_clock, cache_dir, dialect="openai")
     with make_api(sim) as api:
         video = create(api, model="Sora-2", seconds=8)
@@ -536,7 +525,9 @@ def test_it_speaks_the_openai_dialect(sim_clock: Clock, cache_dir: Path) -> None
         assert (done["status"], done["seconds"]) == ("completed", "8")
 
 
-def test_it_agrees_with_another_instance_about_one_job(sim_clock: Clock, tmp_path: Path) -> None:
+def test_it_agrees_with_another_instance_about_one_job(
+    sim_clock: FakeClock, tmp_path: Path
+) -> None:
     web = make_sim(sim_clock, tmp_path / "web")
     worker = make_sim(sim_clock, tmp_path / "worker")
     with make_api(web) as web_api, make_api(worker) as worker_api:
@@ -605,7 +596,7 @@ def test_it_does_not_offer_tomorrows_model_by_default(api: httpx.Client, sim: Si
     assert sim.ledger.balance == DEFAULT_STARTING_BALANCE
 
 
-def test_it_offers_only_the_models_it_is_given(sim_clock: Clock, cache_dir: Path) -> None:
+def test_it_offers_only_the_models_it_is_given(sim_clock: FakeClock, cache_dir: Path) -> None:
     sim = make_sim(sim_clock, cache_dir, models=["sora-3", "VEO-3", "Veo-3"])
     with make_api(sim) as api:
         assert sim.models == ("Veo-3", "Sora-3")
@@ -638,7 +629,7 @@ def test_it_keeps_todays_sizes_and_durations_for_todays_models(api: httpx.Client
 
 
 def test_it_still_shows_old_videos_of_a_withdrawn_model(
-    api: httpx.Client, sim: Simulator, sim_clock: Clock
+    api: httpx.Client, sim: Simulator, sim_clock: FakeClock
 ) -> None:
     video_id = create(api, model="Sora-2", seconds=4)["id"]
     finish(sim_clock)
@@ -661,7 +652,7 @@ def test_it_still_shows_old_videos_of_a_withdrawn_model(
     assert api.post(f"/videos/{video_id}/remix", json={"prompt": "x"}).status_code == 200
 
 
-def test_it_can_offer_no_video_model_at_all(sim_clock: Clock, cache_dir: Path) -> None:
+def test_it_can_offer_no_video_model_at_all(sim_clock: FakeClock, cache_dir: Path) -> None:
     with make_api(make_sim(sim_clock, cache_dir, models=[])) as api:
         assert video_model_ids(api) == []
         assert_model_not_available(
@@ -669,7 +660,9 @@ def test_it_can_offer_no_video_model_at_all(sim_clock: Clock, cache_dir: Path) -
         )
 
 
-def test_it_refuses_to_offer_a_model_it_does_not_know(sim_clock: Clock, cache_dir: Path) -> None:
+def test_it_refuses_to_offer_a_model_it_does_not_know(
+    sim_clock: FakeClock, cache_dir: Path
+) -> None:
     with pytest.raises(ValueError, match="Sora-9"):
         make_sim(sim_clock, cache_dir, models=["Sora-2", "Sora-9"])
     with pytest.raises(TypeError):
@@ -677,7 +670,7 @@ def test_it_refuses_to_offer_a_model_it_does_not_know(sim_clock: Clock, cache_di
 
 
 def test_it_can_play_a_provider_without_a_models_endpoint(
-    sim_clock: Clock, cache_dir: Path
+    sim_clock: FakeClock, cache_dir: Path
 ) -> None:
     with make_api(make_sim(sim_clock, cache_dir, models_endpoint=False)) as api:
         assert_error(api.get("/models"), 404, "not_found")
@@ -686,7 +679,7 @@ def test_it_can_play_a_provider_without_a_models_endpoint(
 
 
 def test_it_charges_points_and_pages_through_history_newest_first(
-    api: httpx.Client, sim_clock: Clock
+    api: httpx.Client, sim_clock: FakeClock
 ) -> None:
     for seconds in (4, 8, 12, 16, 20):
         create(api, model="Sora-2", seconds=seconds)
@@ -720,7 +713,7 @@ def test_it_charges_points_and_pages_through_history_newest_first(
         assert_error(response, 400, "invalid_request_error")
 
 
-def test_it_answers_402_once_the_balance_cannot_pay(sim_clock: Clock, cache_dir: Path) -> None:
+def test_it_answers_402_once_the_balance_cannot_pay(sim_clock: FakeClock, cache_dir: Path) -> None:
     sim = make_sim(sim_clock, cache_dir, starting_balance=15_000)
     with make_api(sim) as api:
         create(api, model="Sora-2", seconds=4)  # 12,000 points
@@ -730,7 +723,7 @@ def test_it_answers_402_once_the_balance_cannot_pay(sim_clock: Clock, cache_dir:
 
 
 # ----- over a real socket ------------------------------------------------------------
-def test_it_serves_over_real_http_on_a_loopback_port(sim_clock: Clock, cache_dir: Path) -> None:
+def test_it_serves_over_real_http_on_a_loopback_port(sim_clock: FakeClock, cache_dir: Path) -> None:
     server, thread = serve("127.0.0.1", 0, app=make_sim(sim_clock, cache_dir))
     try:
         assert server.port != 0

@@ -18,8 +18,8 @@ from videostudio.simulator.__main__ import build_parser
 from videostudio.simulator.jobs import decode_id
 from videostudio.simulator.ledger import HISTORY_DAYS
 
-from .conftest import FakeClock
-from .test_simulator import AUTH, assert_error, command_line, create
+from ..conftest import FakeClock
+from .kit import AUTH, assert_error, command_line, create
 
 START = 1_790_000_000.0
 QUEUE = 2.0

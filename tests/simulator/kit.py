@@ -1,0 +1,100 @@
+"""What the simulator's tests share: constants and small helpers."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import select
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+from PIL import Image
+
+from videostudio.simulator import Simulator
+
+from ..conftest import FakeClock
+
+START = 1_790_000_000.0
+QUEUE = 2.0
+RENDER = 10.0
+EXPIRE = 3600.0
+AUTH = {"Authorization": "Bearer sk-sim-test"}
+
+
+def make_sim(clock: FakeClock, cache_dir: Path, **kwargs: Any) -> Simulator:
+    options: dict[str, Any] = {
+        "clock": clock,
+        "queue_seconds": QUEUE,
+        "render_seconds": RENDER,
+        "expire_seconds": EXPIRE,
+        "cache_dir": cache_dir,
+        "fps": 6,
+    }
+    options.update(kwargs)
+    return Simulator(**options)
+
+
+def make_api(sim: Simulator, headers: dict[str, str] | None = None) -> httpx.Client:
+    return httpx.Client(
+        transport=sim.transport(),
+        base_url="http://simulator.test/v1",
+        headers=AUTH if headers is None else headers,
+    )
+
+
+def png(size: tuple[int, int] = (32, 24), color: str = "red") -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, color).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def create(api: httpx.Client, **body: Any) -> dict[str, Any]:
+    body.setdefault("model", "Sora-2")
+    body.setdefault("prompt", "A lighthouse in a storm")
+    response = api.post("/videos", json=body)
+    assert response.status_code == 200, response.text
+    data: dict[str, Any] = response.json()
+    return data
+
+
+def assert_error(
+    response: httpx.Response,
+    status: int,
+    error_type: str,
+    metadata: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    error: dict[str, Any] = response.json()["error"]
+    assert error["code"] == status
+    assert error["type"] == error_type
+    assert error["metadata"] == (metadata or {})
+    assert isinstance(error["message"], str)
+    assert error["message"]
+    return error
+
+
+def finish(clock: FakeClock) -> None:
+    clock.advance(QUEUE + RENDER + 0.01)
+
+
+@contextlib.contextmanager
+def command_line(*options: str) -> Iterator[str]:
+    """Run `python -m videostudio.simulator` on a free port; yield the URL it announces."""
+    command = [sys.executable, "-m", "videostudio.simulator", "--port", "0", *options]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        ready, _, _ = select.select([process.stdout], [], [], 20)
+        assert ready, "the simulator did not announce itself"
+        line = process.stdout.readline().strip()
+        assert line.startswith("Simulator listening on http://127.0.0.1:")
+        url = line.rsplit(" ", 1)[-1]
+        assert url.endswith("/v1")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

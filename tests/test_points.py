@@ -131,6 +131,14 @@ def test_admins_pricing_a_model_is_recorded_as_theirs(client: Client, db: None) 
 # --- The review's books --------------------------------------------------------------------
 
 
+def ledger_complete_until(when: datetime) -> None:
+    """As if a sync had read the whole history up to `when`."""
+    from videostudio.usage.models import UsagePolicy
+
+    UsagePolicy.current()
+    UsagePolicy.objects.filter(pk=1).update(ledger_complete_until=when)
+
+
 def charge(video: Video | None, points: int, *, model: str = "Sora-2", **extra: Any) -> None:
     at = extra.pop("at", timezone.now())
     LedgerEntry.objects.create(
@@ -236,6 +244,7 @@ def test_costs_count_in_the_period_of_their_charge(owner: Any) -> None:
     charge(None, 12_000, at=midnight + timedelta(seconds=40))
     yesterday, today = midnight.date() - timedelta(1), midnight.date()
     assert not books(Scope(start=yesterday, end=yesterday)).closes  # before the match
+    ledger_complete_until(timezone.now())
     assert usage.ledger_match().attributed == 1
     video.refresh_from_db()
     assert video.cost_at == midnight + timedelta(seconds=40)
@@ -282,9 +291,15 @@ def test_one_matcher_at_a_time_and_the_others_say_so(
 
     from videostudio.videos.leases import lease_acquire, lease_release
 
-    video = a_video(owner=owner, cost_points=12_000, cost_source="reported")
-    Video.objects.filter(pk=video.pk).update(created_at=timezone.now() - timedelta(minutes=5))
-    charge(None, 12_000, at=timezone.now() - timedelta(minutes=4))
+    video = a_video(
+        owner=owner,
+        cost_points=12_000,
+        cost_source="reported",
+        completed_at=timezone.now() - timedelta(minutes=30),
+    )
+    Video.objects.filter(pk=video.pk).update(created_at=timezone.now() - timedelta(minutes=31))
+    charge(None, 12_000, at=timezone.now() - timedelta(minutes=30))
+    ledger_complete_until(timezone.now())
     elsewhere = uuid.uuid4()  # another process, mid-match
     assert lease_acquire(usage.MATCH_LEASE, elsewhere, timedelta(minutes=2))
     monkeypatch.setattr(usage, "MATCH_WAIT", 0.3)

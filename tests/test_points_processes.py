@@ -16,7 +16,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from videostudio.usage.models import LedgerEntry
+from videostudio.usage.models import LedgerEntry, UsagePolicy
 from videostudio.videos.models import Video
 
 from .factories import some_videos
@@ -54,6 +54,8 @@ def test_matchers_in_several_processes_attribute_each_charge_once(owner: Any) ->
         )
         for i in range(len(jobs))
     )
+    UsagePolicy.current()
+    UsagePolicy.objects.filter(pk=1).update(ledger_complete_until=timezone.now())
     start = time.time() + 2.0  # every process is ready by then, and they start together
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "videostudio.settings", "LOG_LEVEL": "ERROR"}
     procs = [

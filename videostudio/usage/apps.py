@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.apps import AppConfig
+from django.core.checks import CheckMessage, Error, register
 from django.db.models.signals import post_migrate
 
 
@@ -36,3 +37,21 @@ def _ensure_schedules(**kwargs: Any) -> None:
                 "repeats": -1,
             },
         )
+
+
+@register()
+def points_keeper_check(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+    """The videos app asks the usage app about money through a hook: it must be there,
+    or jobs would be free and budgets unchecked without a word."""
+    from videostudio.usage.hooks import UsagePoints
+    from videostudio.videos.points import points
+
+    if isinstance(points(), UsagePoints):
+        return []
+    return [
+        Error(
+            "The usage app did not register itself as the keeper of points.",
+            hint="Keep videostudio.usage in INSTALLED_APPS; without it budgets are not enforced.",
+            id="videostudio.E101",
+        )
+    ]

@@ -9,9 +9,9 @@ attribute a charge when no other reading of the evidence gives other numbers:
   provider may stamp a charge at send or at completion) and the points agree:
   exactly, when the provider reported the job's cost; within `BAND` of the
   estimate otherwise; anything, for a model nobody has priced.
-- Jobs with a reported cost are matched first, by exact points. Which of two
-  equal charges goes with which of two equal jobs changes no number, so any
-  maximum matching of them will do.
+- Jobs with a reported cost are matched first, by exact points, once the ledger
+  is complete past their window. Which of two equal charges goes with which of two
+  equal jobs changes no number, so any maximum matching of them will do.
 - A job without a reported cost takes its charge's points as its cost, so it is
   attributed only when every reading agrees: it has finished and the ledger is
   complete past its window (no charge of its is still on the way), it is matched in
@@ -21,7 +21,9 @@ attribute a charge when no other reading of the evidence gives other numbers:
 - A send whose outcome is unknown is settled once its window is closed and no
   running job could still explain a charge in it. Tracked jobs explain every
   charge they can first. The send is *made* when every such reading leaves it a
-  charge, all of one price; *never made* when no reading can give it one and every
+  charge, all of one price, and no other unexplained charge of its model lies
+  near it (which would mean someone spends on that model outside the studio);
+  *never made* when no reading can give it one and every
   charge of its model in its window is a tracked job's; otherwise it stays
   unsettled, with the charges that could be it, for an admin.
 
@@ -46,6 +48,9 @@ BAND = 1.5
 # How long after an unconfirmed send its charge may appear (it may be stamped at
 # completion, and we never learn when that was).
 UNCONFIRMED_WINDOW = timedelta(minutes=30)
+# Unexplained charges of a model this close to an unconfirmed send mean someone else
+# spends on it too: the send is then not settled as made without an admin.
+OUTSIDE_EVIDENCE = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -141,17 +146,19 @@ def decide(
             matching.augment(job.key)
     contested = matching.reachable_from_free([job.key for job in jobs])
 
+    def in_ledger(job: Job) -> bool:
+        # Its window has reached the ledger whole: no charge of its is still on its way.
+        return job.end is not None and job.window(now)[1] <= closed
+
     decision = Decision()
     for job in reported:
         charge = matching.charge_of.get(job.key)
-        if charge is not None:
+        if charge is not None and in_ledger(job):
             decision.attributed[charge] = job.key
     for job in unreported:
         charge = matching.charge_of.get(job.key)
-        if charge is None or charge in contested:
+        if charge is None or charge in contested or not in_ledger(job):
             continue
-        if job.end is None or job.window(now)[1] > closed:
-            continue  # a charge stamped at completion may still be on its way
         points = {by_key[c].points for c in edges[job.key]}
         if points == {by_key[charge].points}:
             decision.attributed[charge] = job.key
@@ -170,6 +177,17 @@ def decide(
     def still_open(job: Job) -> bool:
         return job.end is None or job.window(now)[1] > closed
 
+    explained = set(decision.attributed) | set(matching.job_of)
+
+    def spent_elsewhere(job: Job, candidate: int) -> bool:
+        """Someone spends on this model outside the studio (a script on the key): a
+        charge no job can explain, near the send, other than the one that would be it.
+        Then that one could be theirs too, and only an admin can say."""
+        times, items = by_model.get(job.model, ([], []))
+        low = bisect_left(times, job.start - OUTSIDE_EVIDENCE)
+        high = bisect_right(times, job.start + OUTSIDE_EVIDENCE)
+        return any(c.key != candidate and c.key not in explained for c in items[low:high])
+
     for job in unconfirmed:
         if job.window(now)[1] > closed:
             continue  # its charge may not have reached the ledger yet
@@ -186,7 +204,11 @@ def decide(
         mine = matching.charge_of.get(job.key)
         if mine is not None:
             prices = {by_key[c].points for c in edges[job.key]}
-            if mine not in contested and prices == {by_key[mine].points}:
+            if (
+                mine not in contested
+                and prices == {by_key[mine].points}
+                and not spent_elsewhere(job, mine)
+            ):
                 decision.made[job.key] = mine
                 continue
         elif not matching.reaches_holder(job.key, unconfirmed_keys) and all(

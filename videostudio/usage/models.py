@@ -73,6 +73,9 @@ class UsagePolicy(models.Model):
     out_of_points_since = models.DateTimeField(null=True, blank=True)
     # The ledger holds every charge stamped before this (a sync read back to known ones).
     ledger_complete_until = models.DateTimeField(null=True, blank=True)
+    # Where a sync that was cut short stopped ({"cursor": query_id, "top": iso time}),
+    # so that the next one fills the gap below it.
+    ledger_resume = models.JSONField(null=True, blank=True)
 
     class Meta:
         verbose_name = "usage policy"

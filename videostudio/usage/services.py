@@ -20,14 +20,14 @@ from typing import Any
 
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
-from django.db.models import Q, Sum
+from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 from django_q.tasks import async_task
 
 from videostudio.catalog.models import CatalogEntry, is_hd
 from videostudio.catalog.services import catalog_find
 from videostudio.provider.client import ProviderClient
-from videostudio.provider.errors import ProviderError
+from videostudio.provider.errors import InvalidRequest, ProviderError
 from videostudio.provider.types import HistoryEntry
 from videostudio.usage import matching
 from videostudio.usage.models import BalanceSnapshot, Budget, LedgerEntry, UsagePolicy
@@ -78,10 +78,11 @@ def costs_recorded(video_id: int) -> None:
     if video is None:
         return
     if video.status == Video.Status.COMPLETED and video.cost_source in ("", Video.Cost.ESTIMATED):
+        # A model nobody priced keeps what it was held at (the dearest known rate),
+        # labelled an estimate, so the member's month does not forget it.
+        estimate = cost_hold(video.model, video.billed_seconds, video.size).points
         # Guarded: a charge attributed since this job was read wins over an estimate.
-        states.video_estimated(
-            video.pk, points=cost_estimate(video.model, video.billed_seconds, video.size)
-        )
+        states.video_estimated(video.pk, points=estimate)
     charge = getattr(video, "charge", None)
     if charge is not None and (
         video.cost_source == Video.Cost.NONE
@@ -252,6 +253,8 @@ SETTLE_LAG = timedelta(minutes=5)
 # An unconfirmed send whose window the history never covered is given up this long after.
 UNREADABLE_AFTER = timedelta(hours=1)
 MATCH_LEASE = "ledger-match"
+SYNC_LEASE = "ledger-sync"
+SYNC_LEASE_TTL = timedelta(minutes=10)
 MATCH_LEASE_TTL = timedelta(minutes=2)
 MATCH_WAIT = 15.0  # seconds a sync waits for another process's match to finish
 
@@ -310,38 +313,101 @@ def _count(number: int, noun: str) -> str:
 def ledger_sync(*, client: ProviderClient, max_pages: int = 50) -> LedgerReport:
     """Copy the provider's points history into the ledger, then attribute charges.
 
-    Idempotent: entries are keyed by the provider's query_id. Paging stops at the
-    first page that reaches what was copied before; a sync that got that far (or to
-    the end of the history) proves the ledger complete up to when it started.
+    Idempotent: entries are keyed by the provider's query_id. The ledger is known
+    complete up to a time (`ledger_complete_until`): every charge stamped before it
+    is copied. A sync walks the history from the newest entry down to that time
+    (less SETTLE_LAG, for charges that show up late); only a walk that gets there
+    unbroken moves the mark up. A walk cut short (an error, the page limit) leaves
+    a note where it stopped, and the next sync walks the new entries, then carries
+    on from that note, so no stretch of the history is ever skipped. One sync at a
+    time, across processes and hosts.
     """
     report = LedgerReport()
-    started = timezone.now()
-    cursor = None
-    oldest = started - timedelta(days=HISTORY_DAYS)
+    token = uuid.uuid4()
+    if not lease_acquire(SYNC_LEASE, token, SYNC_LEASE_TTL):
+        report.error = "another sync is reading the points history right now"
+        report.match = ledger_match()
+        return report
     try:
-        while report.pages < max_pages:
-            page = client.points_history(limit=100, starting_after=cursor)
-            report.pages += 1
-            report.read += len(page.entries)
-            fresh = ledger_store(page.entries)
-            report.new += fresh
-            last = page.entries[-1].created_at if page.entries else None
-            # Newest first: once a page reaches charges copied before, the rest are too.
-            if (
-                not page.has_more
-                or fresh < len(page.entries)
-                or (last is not None and last < oldest)
-            ):
-                report.complete = True
-                break
-            cursor = page.last_query_id
-    except ProviderError as exc:
-        report.error = exc.user_message
-    if report.complete:
-        UsagePolicy.current()
-        UsagePolicy.objects.filter(pk=1).update(ledger_complete_until=started)
+        _copy_history(client, report, max_pages=max_pages)
+    finally:
+        lease_release(SYNC_LEASE, token)
     report.match = ledger_match()
     return report
+
+
+def _copy_history(client: ProviderClient, report: LedgerReport, *, max_pages: int) -> None:
+    policy = UsagePolicy.current()
+    started = timezone.now()
+    horizon = started - timedelta(days=HISTORY_DAYS)
+    complete = policy.ledger_complete_until
+    resume = policy.ledger_resume or {}
+    resume_top = _parse_time(resume.get("top"))
+    # First the entries newer than where the last walk began (or than the mark)...
+    first_stop = resume_top or complete
+    walked = _walk(client, report, None, first_stop, horizon, max_pages)
+    if walked.reached and resume_top is not None:
+        # ...then on from where a cut-short walk stopped, down to the mark.
+        walked = _walk(
+            client, report, resume.get("cursor"), complete, horizon, max_pages - report.pages
+        )
+        if not walked.reached:
+            resume = {"cursor": walked.cursor, "top": resume.get("top")} if walked.cursor else {}
+    elif not walked.reached and resume_top is None and walked.cursor:
+        resume = {"cursor": walked.cursor, "top": started.isoformat()}
+    if walked.reached:
+        report.complete = True
+        UsagePolicy.objects.filter(pk=1).update(ledger_complete_until=started, ledger_resume=None)
+    else:
+        UsagePolicy.objects.filter(pk=1).update(ledger_resume=resume or None)
+
+
+@dataclass
+class _Walk:
+    reached: bool  # got down to the stop (or to the end of the history) unbroken
+    cursor: str | None  # the last entry read, to carry on from
+
+
+def _walk(
+    client: ProviderClient,
+    report: LedgerReport,
+    cursor: str | None,
+    stop: datetime | None,
+    horizon: datetime,
+    pages: int,
+) -> _Walk:
+    """Copy pages from `cursor` (None: the newest) until an entry stamped at or before
+    `stop` less SETTLE_LAG, the end of the history, or the horizon."""
+    floor = stop - SETTLE_LAG if stop is not None else None
+    for _ in range(max(pages, 0)):
+        try:
+            page = client.points_history(limit=100, starting_after=cursor)
+        except InvalidRequest as exc:
+            # The note's entry has left the provider's history: start afresh next time.
+            report.error = exc.user_message
+            return _Walk(False, None)
+        except ProviderError as exc:
+            report.error = exc.user_message
+            return _Walk(False, cursor)
+        report.pages += 1
+        report.read += len(page.entries)
+        report.new += ledger_store(page.entries)
+        cursor = page.last_query_id or cursor
+        last = page.entries[-1].created_at if page.entries else None
+        if not page.has_more or (last is not None and last < horizon):
+            return _Walk(True, cursor)
+        if floor is not None and last is not None and last <= floor:
+            return _Walk(True, cursor)
+    return _Walk(False, cursor)
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
 
 
 def ledger_store(entries: Iterable[HistoryEntry]) -> int:
@@ -403,20 +469,40 @@ def ledger_match(*, now: datetime | None = None) -> MatchReport:
 def _match_once(now: datetime) -> MatchReport:
     report = MatchReport()
     horizon = now - timedelta(days=HISTORY_DAYS + 1)
-    entries = list(
-        LedgerEntry.objects.filter(video__isnull=True, created_at__gte=horizon).only(
+    # Only charges of models the studio has used can be any job's (a busy key also
+    # pays for chats with other bots): those are left out of the reading.
+    models = {
+        name.lower()
+        for name in Video.objects.filter(created_at__gte=horizon - timedelta(days=1))
+        .values_list("model", flat=True)
+        .distinct()
+    }
+    entries = [
+        e
+        for e in LedgerEntry.objects.filter(video__isnull=True, created_at__gte=horizon).only(
             "pk", "bot_name", "created_at", "cost_points"
         )
-    )
-    unconfirmed = list(Video.objects.filter(status__in=states.UNSURE))
+        if e.bot_name.lower() in models
+    ]
+    # A send older than the history the provider keeps cannot be settled from it.
+    unsure = Video.objects.filter(status__in=states.UNSURE)
+    unconfirmed = list(unsure.filter(created_at__gte=horizon + matching.SKEW))
     if not entries and not unconfirmed:
+        report.unsettled += _unsettle_stale(unsure, now)
         return report
     charges = [
         matching.Charge(e.pk, e.bot_name.lower(), e.created_at, e.cost_points) for e in entries
     ]
-    tracked = Video.objects.filter(
-        charge__isnull=True, status__in=states.CHARGEABLE, provider_id__isnull=False
-    ).exclude(cost_source=Video.Cost.NONE)
+    # Jobs that may hold a charge: made by the provider and not failed, and sends still
+    # under way (a sender that died after the provider took its job has a charge too).
+    tracked = (
+        Video.objects.filter(charge__isnull=True)
+        .filter(
+            Q(status__in=states.CHARGEABLE, provider_id__isnull=False)
+            | Q(status=Video.Status.SUBMITTING)
+        )
+        .exclude(cost_source=Video.Cost.NONE)
+    )
     if charges:
         first = min(c.at for c in charges) - matching.SLACK
         last = max(c.at for c in charges) + matching.SKEW
@@ -448,15 +534,20 @@ def _match_once(now: datetime) -> MatchReport:
         "its usage history cannot tell whether it was made: other charges of this model "
         "could be it.",
     )
-    # A history that cannot be read (a relay without one), or a job stuck in flight that
-    # could explain its charge, must not hold a send forever.
-    stale = [j.key for j in jobs if j.unconfirmed and j.window(now)[1] + UNREADABLE_AFTER < now]
-    report.unsettled += _unsettle(
-        stale,
+    report.unsettled += _unsettle_stale(unsure, now)
+    return report
+
+
+def _unsettle_stale(unsure: QuerySet[Video], now: datetime) -> int:
+    """A history that cannot be read (a relay without one), or a job stuck in flight
+    that could explain its charge, must not hold a send forever."""
+    window = matching.UNCONFIRMED_WINDOW + matching.SLACK + UNREADABLE_AFTER
+    stale = unsure.filter(status=Video.Status.UNCONFIRMED, created_at__lt=now - window)
+    return _unsettle(
+        stale.values_list("pk", flat=True),
         "its usage history could not settle it within an hour: it may or may not have "
         "been made and charged.",
     )
-    return report
 
 
 class _Prices:
@@ -555,13 +646,15 @@ def unsettled_evidence(video: Video) -> list[LedgerEntry]:
     )
 
 
-def unsettled_resolve(*, video: Video, entry: LedgerEntry | None) -> None:
-    """An admin's word on an unsettled send: it was this charge, or it was never made."""
+def unsettled_resolve(*, video: Video, entry: LedgerEntry | None) -> bool:
+    """An admin's word on an unsettled send: it was this charge, or it was never made.
+    False when someone (or the rules) settled it meanwhile."""
     if video.status != Video.Status.UNSETTLED:
-        return
+        return False
     if entry is not None:
-        _settle_made(video.pk, entry)
-        return
-    states.videos_settled_never_made(
-        [video.pk], message="An admin checked the usage history: this job was never made."
+        return bool(_settle_made(video.pk, entry))
+    return bool(
+        states.videos_settled_never_made(
+            [video.pk], message="An admin checked the usage history: this job was never made."
+        )
     )

@@ -214,12 +214,14 @@ def settle(request: HttpRequest, pk: int) -> HttpResponse:
         if entry is None:
             messages.error(request, "That charge is not one that could be this job's any more.")
             return redirect(f"{reverse('usage:review')}?tab=unsettled")
-    services.unsettled_resolve(video=video, entry=entry)
-    messages.success(
-        request,
-        f"Job #{video.pk} settled: "
-        + (f"made and charged {entry.cost_points} points." if entry else "never made."),
-    )
+    if not services.unsettled_resolve(video=video, entry=entry):
+        messages.error(request, f"Job #{video.pk} was settled meanwhile; nothing was changed.")
+    else:
+        messages.success(
+            request,
+            f"Job #{video.pk} settled: "
+            + (f"made and charged {entry.cost_points} points." if entry else "never made."),
+        )
     return redirect(f"{reverse('usage:review')}?tab=unsettled")
 
 

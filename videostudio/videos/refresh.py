@@ -140,6 +140,21 @@ def video_apply(
         return states.video_poll_later(video, next_poll_at=unconfirmed_next_poll(video, now))
     if fetched.error is not None:
         fields = _fields_after_error(video, fetched.error, now)
+    elif (
+        fetched.remote is not None
+        and video.status == Video.Status.COMPLETED
+        and fetched.remote.status == "failed"
+    ):
+        # Finished, but the provider now calls it failed or expired before we saved it:
+        # nothing more can be fetched, so stop and say so.
+        fields = {
+            "archive_attempts": MAX_ARCHIVE_ATTEMPTS,
+            "archive_error": (
+                "The provider no longer offers this video's files "
+                f"(it now says {fetched.remote.raw_status or 'failed'})."
+            ),
+            "next_poll_at": None,
+        }
     elif fetched.remote is not None:
         fields = fields_from_remote(video, fetched.remote, now=now)
         if fetched.files:

@@ -120,7 +120,8 @@ def video_refused(video: Video, *, error_code: str, message: str) -> bool:
     return _move(
         video.pk,
         FAILED,
-        among=[SUBMITTING],
+        # A slow send the tracker already gave up as unconfirmed: now we know.
+        among=[SUBMITTING, UNCONFIRMED],
         error_code=error_code[:100],
         error_message=message,
         client_token=None,

@@ -17,6 +17,7 @@ from django.utils import timezone
 from videostudio.catalog.models import CatalogEntry
 from videostudio.provider.client import ProviderClient
 from videostudio.simulator.app import Simulator
+from videostudio.usage import balance, ledger
 from videostudio.usage import services as usage
 from videostudio.usage.models import Budget, LedgerEntry
 from videostudio.videos.models import Video
@@ -268,8 +269,8 @@ def test_a_completion_refreshes_the_header_balance_soon(
     cache.delete("videostudio:usage:balance-soon")
     with pytest.MonkeyPatch.context() as patch:
         queued: list[str] = []
-        patch.setattr(usage, "async_task", lambda func, **kw: queued.append(func))
-        patch.setattr(usage.transaction, "on_commit", lambda fn: fn())
+        patch.setattr(balance, "async_task", lambda func, **kw: queued.append(func))
+        patch.setattr(balance.transaction, "on_commit", lambda fn: fn())
         video = send(owner, app_client)
         clock.advance(60)
         refresh.video_apply(
@@ -301,12 +302,12 @@ def test_one_matcher_at_a_time_and_the_others_say_so(
     charge(None, 12_000, at=timezone.now() - timedelta(minutes=30))
     ledger_complete_until(timezone.now())
     elsewhere = uuid.uuid4()  # another process, mid-match
-    assert lease_acquire(usage.MATCH_LEASE, elsewhere, timedelta(minutes=2))
-    monkeypatch.setattr(usage, "MATCH_WAIT", 0.3)
+    assert lease_acquire(ledger.MATCH_LEASE, elsewhere, timedelta(minutes=2))
+    monkeypatch.setattr(ledger, "MATCH_WAIT", 0.3)
     busy = usage.ledger_match()
     assert busy.busy and busy.attributed == 0
     assert "at the same moment" in str(busy)
-    lease_release(usage.MATCH_LEASE, elsewhere)
+    lease_release(ledger.MATCH_LEASE, elsewhere)
     assert usage.ledger_match().attributed == 1
 
 

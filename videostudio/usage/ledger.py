@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -366,36 +366,26 @@ def _job(video: Video, prices: _Prices, *, unconfirmed: bool = False) -> matchin
 def _attribute(entry: LedgerEntry, video_pk: int) -> int:
     """Link a charge to a job; a cost the provider reported stays, any other becomes
     the charge. Guarded: a job that failed or was priced meanwhile is left alone."""
-    try:
-        return _attribute_now(entry, video_pk)
-    except IntegrityError:  # the job holds another charge already (an admin's settling)
-        return 0
-
-
-def _attribute_now(entry: LedgerEntry, video_pk: int) -> int:
-    with transaction.atomic():
-        if not _link(entry, video_pk) or not states.video_charged(
-            video_pk, points=entry.cost_points, charged_at=entry.created_at
-        ):
-            transaction.set_rollback(True)
-            return 0
-    return 1
+    return _link_and(entry, video_pk, states.video_charged)
 
 
 def _settle_made(video_pk: int, entry: LedgerEntry) -> int:
+    """An unconfirmed send was made: its charge is linked and becomes its cost."""
+    return _link_and(entry, video_pk, states.video_settled_made)
+
+
+def _link_and(entry: LedgerEntry, video_pk: int, move: Callable[..., bool]) -> int:
+    """Link the charge and make the job's move together, or neither (1 if done)."""
     try:
-        return _settle_made_now(video_pk, entry)
-    except IntegrityError:  # the job holds another charge already
+        with transaction.atomic():
+            moved = _link(entry, video_pk) and move(
+                video_pk, points=entry.cost_points, charged_at=entry.created_at
+            )
+            if not moved:
+                transaction.set_rollback(True)
+                return 0
+    except IntegrityError:  # the job holds another charge already (an admin's settling)
         return 0
-
-
-def _settle_made_now(video_pk: int, entry: LedgerEntry) -> int:
-    with transaction.atomic():
-        if not _link(entry, video_pk) or not states.video_settled_made(
-            video_pk, points=entry.cost_points, charged_at=entry.created_at
-        ):
-            transaction.set_rollback(True)
-            return 0
     return 1
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 import io
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -70,6 +71,22 @@ class FakeClock:
                 yield self
             finally:
                 self._traveller, self._ticking = None, False
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The tests' cache is their own (per worker): nothing they leave (a throttle, a
+    cooldown stamped by a fake clock) reaches a real run from the same checkout."""
+    from django.conf import settings
+    from django.test.utils import override_settings
+
+    default = dict(settings.CACHES["default"])
+    if "filebased" in default["BACKEND"]:
+        default["LOCATION"] = str(tmp_path_factory.mktemp("cache"))
+    else:
+        default["KEY_PREFIX"] = f"videostudio-test-{uuid.uuid4().hex[:8]}"
+    with override_settings(CACHES={**settings.CACHES, "default": default}):
+        yield
 
 
 @pytest.fixture(autouse=True)

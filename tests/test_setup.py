@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -194,3 +195,65 @@ def test_the_apps_client_paces_itself_and_shares_its_cooldown(settings: Any) -> 
     client = build_client()
     assert isinstance(client._limiter, RedisRateLimiter)
     assert isinstance(client._gate, RedisRateGate)
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every process below `pid` (Linux /proc)."""
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        parent = todo.pop()
+        for task in Path(f"/proc/{parent}/task").glob("*/children"):
+            for child in task.read_text().split():
+                found.add(int(child))
+                todo.append(int(child))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def test_stopping_the_studio_stops_every_process_it_started(tmp_path: Path) -> None:
+    import socket
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VIDEOSTUDIO", "POE"))}
+    env.pop("DATABASE_URL", None)
+    env.update(VIDEOSTUDIO_DATA_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="videostudio.settings")
+    manage = [sys.executable, "manage.py"]
+    subprocess.run([*manage, "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    proc = subprocess.Popen(
+        [*manage, "studio", "--port", str(port), "--web-workers", "1"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # its own process group, as a terminal gives `make run`
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/accounts/login/", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.3)
+        time.sleep(2)  # the worker's own processes are up too
+        started = _descendants(proc.pid)
+        assert len(started) >= 3  # web server and its worker, the cluster and its workers
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C does: the whole foreground group
+        output, _ = proc.communicate(timeout=40)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0 and "Stopped." in output
+    assert [pid for pid in started if _alive(pid)] == []

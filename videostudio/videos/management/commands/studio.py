@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 import subprocess
 import sys
@@ -37,7 +39,12 @@ class Command(BaseCommand):
         worker = [python, "manage.py", "qcluster"]
         # The header shows the team balance from the first page on.
         threading.Thread(target=_read_balance, daemon=True).start()
-        procs = {"web server": subprocess.Popen(web), "worker": subprocess.Popen(worker)}
+        # Each in a session of its own: a Ctrl-C reaches this command only, which then
+        # stops each whole group (the worker's own processes included), in order.
+        procs = {
+            "web server": subprocess.Popen(web, start_new_session=True),
+            "worker": subprocess.Popen(worker, start_new_session=True),
+        }
         mode = (
             "demo mode: the built-in simulator, no key set"
             if settings.VIDEOSTUDIO_DEMO
@@ -66,16 +73,22 @@ class Command(BaseCommand):
             time.sleep(0.2)
         for proc in procs.values():
             if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
+                proc.send_signal(signal.SIGTERM)  # each stops its own processes gracefully
         deadline = time.monotonic() + 15
         for proc in procs.values():
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=max(deadline - time.monotonic(), 0.1))
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            # Whatever of the group is still there (a worker's children) goes now.
+            _signal_group(proc, signal.SIGKILL)
+            proc.wait()
         if failed is not None:
             raise CommandError(f"{failed}; stopped everything.")
         self.stdout.write("Stopped.")
+
+
+def _signal_group(proc: subprocess.Popen[bytes], signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signum)
 
 
 def _read_balance() -> None:

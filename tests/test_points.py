@@ -34,8 +34,9 @@ def test_a_fresh_install_knows_roughly_what_each_model_costs() -> None:
     pro = CatalogEntry.objects.get(name="Sora-2-Pro")
     assert (sora.points_per_second, sora.price_source) == (3300, "seed")
     assert pro.rate_for("720x1280") == 9900 and pro.rate_for("1792x1024") == 16500
-    assert usage.cost_estimate("Veo-3", 8, "720x1280") == 8 * 13200
-    assert all(entry.priced for entry in CatalogEntry.objects.filter(source="seed"))
+    assert usage.cost_hold("Veo-3", 8, "720x1280").points == 8 * 13200
+    assert all(entry.rate_for("720x1280") for entry in CatalogEntry.objects.filter(source="seed"))
+    assert pro.price_for("1792x1024") == (16500, "seed")
 
 
 def test_the_form_shows_the_estimate_and_the_budget_left(client: Client, owner: Any) -> None:

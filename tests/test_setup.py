@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -218,7 +219,9 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def test_stopping_the_studio_stops_every_process_it_started(tmp_path: Path) -> None:
+def test_the_studio_reads_the_balance_at_start_and_stops_every_process_it_started(
+    tmp_path: Path,
+) -> None:
     import socket
     import urllib.request
 
@@ -257,3 +260,9 @@ def test_stopping_the_studio_stops_every_process_it_started(tmp_path: Path) -> N
             proc.kill()
     assert proc.returncode == 0 and "Stopped." in output
     assert [pid for pid in started if _alive(pid)] == []
+    # The header had a balance from the first page on: it was read at start-up.
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(tmp_path / "db.sqlite3")) as db:
+        (snapshots,) = db.execute("SELECT COUNT(*) FROM usage_balancesnapshot").fetchone()
+    assert snapshots >= 1

@@ -115,25 +115,24 @@ class CatalogEntry(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    @property
-    def rate(self) -> float | None:
-        """Points per second at the standard sizes: what was learned, else the price."""
-        return self.learned_points_per_second or self.points_per_second
+    def price_for(self, size: str) -> tuple[float | None, str]:
+        """Points per second for a job of `size`, and where that comes from: "learned"
+        (from what the provider reported), the price's own source ("seed" or
+        "admin"), or "" when nobody priced the model. HD prices apply to HD sizes."""
+        hd = is_hd(size)
+        for rate, source in (
+            (self.learned_hd_points_per_second if hd else None, "learned"),
+            (self.hd_points_per_second if hd else None, self.price_source),
+            (self.learned_points_per_second, "learned"),
+            (self.points_per_second, self.price_source),
+        ):
+            if rate:
+                return rate, source
+        return None, ""
 
     def rate_for(self, size: str) -> float | None:
         """Points per second for a job of `size`: learned, else priced, else None."""
-        if is_hd(size):
-            return (
-                self.learned_hd_points_per_second
-                or self.hd_points_per_second
-                or self.learned_points_per_second
-                or self.points_per_second
-            )
-        return self.rate
-
-    @property
-    def priced(self) -> bool:
-        return bool(self.points_per_second or self.learned_points_per_second)
+        return self.price_for(size)[0]
 
     @property
     def available(self) -> bool:

@@ -5,12 +5,12 @@ from typing import Any
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from videostudio.gallery.forms import GalleryFilters
 from videostudio.gallery.selectors import gallery_page
 from videostudio.gallery.services import star_set
+from videostudio.http import safe_next
 from videostudio.videos.expiry import buildable_models
 from videostudio.videos.models import Video
 
@@ -56,7 +56,5 @@ def star(request: HttpRequest, pk: int) -> HttpResponse:
     starred = star_set(user=request.user, video=video, starred=request.POST.get("starred") == "1")
     if not getattr(request, "htmx", None):
         # A plain form (no JavaScript, or the dashboard): back to where it was sent from.
-        target = request.POST.get("next", "")
-        safe = url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()})
-        return redirect(target if safe else video.get_absolute_url())
+        return redirect(safe_next(request, video.get_absolute_url()))
     return render(request, "gallery/index.html#star", {"video": video, "starred": starred})

@@ -25,22 +25,8 @@ log = logging.getLogger(__name__)
 # --- Costs ----------------------------------------------------------------------------------
 
 
-def job_rate(model: str, size: str) -> float | None:
-    """Points per second for a job of `model` at `size`: learned, else priced, else None."""
-
-    entry = catalog_find(model)
-    return entry.rate_for(size) if entry is not None else None
-
-
-def cost_estimate(model: str, billed_seconds: int, size: str = "") -> int | None:
-    """What a job should cost by the catalog's price (None: nobody priced the model)."""
-    rate = job_rate(model, size)
-    return round(rate * billed_seconds) if rate else None
-
-
 def highest_rate() -> float | None:
     """The dearest points per second anyone knows: what an unpriced model is held at."""
-
     rates = CatalogEntry.objects.values_list(
         "points_per_second",
         "hd_points_per_second",
@@ -79,7 +65,6 @@ def costs_recorded(video_id: int) -> None:
 def rate_learn(model: str) -> None:
     """Points per second for `model`, from the jobs the provider priced (standard
     and HD sizes apart, where the price depends on size)."""
-
     priced = Video.objects.filter(
         model__iexact=model, cost_source=Video.Cost.REPORTED, billed_seconds__gt=0
     )
@@ -122,20 +107,23 @@ def budget_state(user: Any, *, now: datetime | None = None) -> BudgetState:
     return BudgetState(limit, totals["spent"] or 0, totals["reserved"] or 0)
 
 
+# Where an estimate's rate comes from, in words (by `CatalogEntry.price_for`).
+BASIS = {
+    "learned": "learned from what the provider charged for earlier jobs",
+    CatalogEntry.Price.ADMIN: "from the price an admin set",
+    CatalogEntry.Price.SEED: (
+        "from the list price: an estimate until the provider reports real costs"
+    ),
+}
+
+
 def cost_hold(model: str, billed_seconds: int, size: str = "") -> Estimate:
+    """What a job would cost by the catalog (held against budgets, and its estimate
+    if the provider never says): a model nobody priced at the dearest known rate."""
     entry = catalog_find(model)
-    rate = entry.rate_for(size) if entry is not None else None
-    if entry is not None and rate:
-        learned = (
-            entry.learned_hd_points_per_second if is_hd(size) else None
-        ) or entry.learned_points_per_second
-        if learned and rate == learned:
-            basis = "learned from what the provider charged for earlier jobs"
-        elif entry.price_source == CatalogEntry.Price.ADMIN:
-            basis = "from the price an admin set"
-        else:
-            basis = "from the list price: an estimate until the provider reports real costs"
-        return Estimate(round(rate * billed_seconds), True, basis)
+    rate, source = entry.price_for(size) if entry is not None else (None, "")
+    if rate:
+        return Estimate(round(rate * billed_seconds), True, BASIS.get(source, BASIS["seed"]))
     dearest = highest_rate()
     if dearest:
         return Estimate(

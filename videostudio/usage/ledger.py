@@ -6,8 +6,6 @@ Syncing reads the history (never skipping a stretch), matching applies the rules
 from __future__ import annotations
 
 import logging
-import time
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -24,7 +22,7 @@ from videostudio.provider.types import HistoryEntry
 from videostudio.usage import matching
 from videostudio.usage.models import LedgerEntry, UsagePolicy
 from videostudio.videos import states
-from videostudio.videos.leases import lease_acquire, lease_release
+from videostudio.videos.leases import lease_held
 from videostudio.videos.models import Video
 
 log = logging.getLogger(__name__)
@@ -51,6 +49,16 @@ class MatchReport:
     never_made: int = 0
     unsettled: int = 0
     busy: bool = False  # another process was matching: it does the work
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.attributed or self.made or self.never_made or self.unsettled)
+
+    def add(self, other: MatchReport) -> None:
+        self.attributed += other.attributed
+        self.made += other.made
+        self.never_made += other.never_made
+        self.unsettled += other.unsettled
 
     def __str__(self) -> str:
         if self.busy:
@@ -108,15 +116,11 @@ def ledger_sync(*, client: ProviderClient, max_pages: int = 50) -> LedgerReport:
     time, across processes and hosts.
     """
     report = LedgerReport()
-    token = uuid.uuid4()
-    if not lease_acquire(SYNC_LEASE, token, SYNC_LEASE_TTL):
-        report.error = "another sync is reading the points history right now"
-        report.match = ledger_match()
-        return report
-    try:
-        _copy_history(client, report, max_pages=max_pages)
-    finally:
-        lease_release(SYNC_LEASE, token)
+    with lease_held(SYNC_LEASE, SYNC_LEASE_TTL) as held:
+        if held:
+            _copy_history(client, report, max_pages=max_pages)
+        else:
+            report.error = "another sync is reading the points history right now"
     report.match = ledger_match()
     return report
 
@@ -227,27 +231,18 @@ def ledger_match(*, now: datetime | None = None) -> MatchReport:
     again until nothing changes: one sync leaves nothing for the next to find.
     """
     total = MatchReport()
-    token = uuid.uuid4()
     # One matcher at a time, across every process and host: two reading the same
     # ledger at once could each pick a different charge for one job.
-    deadline = time.monotonic() + MATCH_WAIT
-    while not lease_acquire(MATCH_LEASE, token, MATCH_LEASE_TTL):
-        if time.monotonic() > deadline:
+    with lease_held(MATCH_LEASE, MATCH_LEASE_TTL, wait=MATCH_WAIT) as held:
+        if not held:
             total.busy = True
             return total
-        time.sleep(0.2)
-    try:
         now = now or timezone.now()
         for _ in range(5):
             step = _match_once(now)
-            if not (step.attributed or step.made or step.never_made or step.unsettled):
+            if not step.changed:
                 break
-            total.attributed += step.attributed
-            total.made += step.made
-            total.never_made += step.never_made
-            total.unsettled += step.unsettled
-    finally:
-        lease_release(MATCH_LEASE, token)
+            total.add(step)
     return total
 
 
@@ -339,7 +334,6 @@ class _Prices:
     """Catalog rates for estimates, read once per match."""
 
     def __init__(self) -> None:
-
         self.entries = {entry.name.lower(): entry for entry in CatalogEntry.objects.all()}
 
     def estimate(self, video: Video) -> int | None:
@@ -409,8 +403,8 @@ def _unsettle(video_pks: Iterable[int], why: str) -> int:
 
 def unsettled_evidence(video: Video) -> list[LedgerEntry]:
     """The unattributed charges that could be an unsettled send's, for an admin."""
-    job = _job(video, _Prices(), unconfirmed=True)
-    start, end = job.window(timezone.now())
+    send = matching.Job(video.pk, video.model.lower(), video.created_at, None, unconfirmed=True)
+    start, end = send.window(timezone.now())
     return list(
         LedgerEntry.objects.filter(
             video__isnull=True,

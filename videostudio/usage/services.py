@@ -22,7 +22,6 @@ from videostudio.usage.balance import (
 from videostudio.usage.costs import (
     budget_reserve,
     budget_state,
-    cost_estimate,
     cost_hold,
     costs_recorded,
     highest_rate,
@@ -52,7 +51,6 @@ __all__ = [
     "balance_refresh_soon",
     "budget_reserve",
     "budget_state",
-    "cost_estimate",
     "cost_hold",
     "costs_recorded",
     "credits_note_exhausted",

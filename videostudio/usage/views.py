@@ -14,12 +14,12 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
 from videostudio.connection import get_client
 from videostudio.forms import check_date_range, date_field
+from videostudio.http import safe_next
 from videostudio.usage import selectors, services
 from videostudio.usage.charts import bar_chart
 from videostudio.usage.models import BalanceSnapshot, LedgerEntry, UsagePolicy
@@ -163,7 +163,7 @@ def sync(request: HttpRequest) -> HttpResponse:
     """Staff: read the provider's points history and balance now."""
     if not cache.add("videostudio:usage:sync-now", 1, SYNC_NOW_GAP):
         messages.info(request, "The points history was read a few seconds ago; try again shortly.")
-        return redirect(_back(request, reverse("usage:review")))
+        return redirect(safe_next(request, reverse("usage:review")))
     client = get_client()
     report = services.ledger_sync(client=client)
     balance = services.balance_refresh(client=client)
@@ -181,7 +181,7 @@ def sync(request: HttpRequest) -> HttpResponse:
         f"{report}. Balance: {balance if balance is not None else 'could not be read'}. "
         f"Last 30 days: {books.unattributed} points unattributed; {closing}.",
     )
-    return redirect(_back(request, reverse("usage:review")))
+    return redirect(safe_next(request, reverse("usage:review")))
 
 
 @staff_member_required
@@ -195,7 +195,7 @@ def balance_check(request: HttpRequest) -> HttpResponse:
         messages.success(request, f"The team has {points} points: new videos can be made again.")
     else:
         messages.warning(request, "The provider still reports no points left.")
-    return redirect(_back(request, reverse("videos:list")))
+    return redirect(safe_next(request, reverse("videos:list")))
 
 
 @staff_member_required
@@ -223,15 +223,6 @@ def settle(request: HttpRequest, pk: int) -> HttpResponse:
             + (f"made and charged {entry.cost_points} points." if entry else "never made."),
         )
     return redirect(f"{reverse('usage:review')}?tab=unsettled")
-
-
-def _back(request: HttpRequest, default: str) -> str:
-    target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return default
 
 
 def _csv(tab: str, scope: selectors.Scope, attributed: str) -> HttpResponse:

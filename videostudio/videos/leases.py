@@ -8,7 +8,9 @@ lets its lease run out.
 from __future__ import annotations
 
 import contextlib
+import time
 import uuid
+from collections.abc import Iterator
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
@@ -30,3 +32,20 @@ def lease_acquire(name: str, token: uuid.UUID, ttl: timedelta) -> bool:
 
 def lease_release(name: str, token: uuid.UUID) -> None:
     Lease.objects.filter(name=name, token=token).update(token=None, until=None)
+
+
+@contextlib.contextmanager
+def lease_held(
+    name: str, ttl: timedelta, *, wait: float = 0.0, poll: float = 0.2
+) -> Iterator[bool]:
+    """Hold the named lease for the block, waiting up to `wait` seconds for it; the
+    block learns whether it got it (False: another holder is at work)."""
+    token = uuid.uuid4()
+    deadline = time.monotonic() + wait
+    while not (held := lease_acquire(name, token, ttl)) and time.monotonic() < deadline:
+        time.sleep(poll)
+    try:
+        yield held
+    finally:
+        if held:
+            lease_release(name, token)

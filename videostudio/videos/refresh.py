@@ -166,15 +166,7 @@ def video_apply(
         fields["next_poll_at"] = next_poll_at(merged(video, fields), now=now, in_flight=in_flight)
     else:
         fields = {"next_poll_at": None}
-    target = fields.get("status", video.status)
-    written = states.video_observed(video, fields=fields)
-    if written and target in (Video.Status.COMPLETED, Video.Status.FAILED):
-        points().finished(
-            video.pk,
-            completed_now=video.status != Video.Status.COMPLETED
-            and target == Video.Status.COMPLETED,
-        )
-    return written
+    return states.video_observed(video, fields=fields)
 
 
 def video_refresh(*, video: Video, client: ProviderClient) -> Video:
@@ -224,11 +216,9 @@ def fields_from_remote(video: Video, remote: RemoteVideo, *, now: datetime) -> d
 
 
 def cost_fields(remote: RemoteVideo, status: str) -> dict[str, Any]:
-    """What a finished job cost, to record with its final status: nothing, if the
-    provider failed it; its own figure, if it reported one. Anything else (the
-    points history, an estimate) is for whoever keeps the points to add."""
-    if status == Video.Status.FAILED:
-        return {"reserved_points": 0, "cost_points": 0, "cost_source": Video.Cost.NONE}
+    """What a completed job cost, to record with its status: its own figure, if the
+    provider reported one. Anything else (the points history, an estimate) is for
+    whoever keeps the points to add; a failure's nothing, the state machine's."""
     if status != Video.Status.COMPLETED:
         return {}
     fields: dict[str, Any] = {"reserved_points": 0}

@@ -174,10 +174,7 @@ def send(video: Video, *, spec: ModelSpec, call: Callable[[], RemoteVideo]) -> V
     fields = fields_from_remote(video, remote, now=now)
     fields.update(provider_id=remote.id, submitted_at=now)
     fields["next_poll_at"] = next_poll_at(merged(video, fields), now=now)
-    target = fields["status"]
     states.video_sent(video, fields=fields)
-    if target in (Video.Status.COMPLETED, Video.Status.FAILED):
-        points().finished(video.pk, completed_now=target == Video.Status.COMPLETED)
     video.refresh_from_db()
     _wake_tracker()
     return video

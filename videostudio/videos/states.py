@@ -24,7 +24,8 @@ PostgreSQL, with no row locks.
 Costs (`cost_points`, `cost_source`, `cost_at`, `reserved_points`) move with the
 status where the status decides them (a failure or refusal costs nothing), and
 otherwise through `video_charged`, `video_charge_released` and `video_estimated`,
-which whoever keeps the points calls.
+which whoever keeps the points calls. When a job reaches its final word (sent or
+seen completed or failed), the keeper of the points is told (`videos.points`).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from videostudio.videos.models import Video
+from videostudio.videos.points import points
 
 S = Video.Status
 SUBMITTING, QUEUED, IN_PROGRESS, UNKNOWN = S.SUBMITTING, S.QUEUED, S.IN_PROGRESS, S.UNKNOWN
@@ -95,6 +97,11 @@ def _move(
     allowed = set(sources(target))
     if among is not None:
         allowed &= set(among)
+    if target == FAILED:
+        # Failed costs nothing, unless a settling says what it was charged.
+        fields.setdefault("reserved_points", 0)
+        fields.setdefault("cost_points", 0)
+        fields.setdefault("cost_source", Video.Cost.NONE)
     query = Video.objects.filter(pk=video_pk, status__in=allowed)
     if lease is not _ANY_LEASE and lease is not None:
         query = query.filter(lease_token=lease)
@@ -111,7 +118,10 @@ def video_sent(video: Video, *, fields: dict[str, Any]) -> bool:
     An answer that arrives after the tracker gave the send up as unconfirmed (its
     sender seemed dead) still counts: now we know the job."""
     target = fields.pop("status")
-    return _move(video.pk, target, among=[SUBMITTING, UNCONFIRMED], **fields)
+    moved = _move(video.pk, target, among=[SUBMITTING, UNCONFIRMED], **fields)
+    if moved:
+        _finished(video.pk, current=video.status, target=target)
+    return moved
 
 
 def video_refused(video: Video, *, error_code: str, message: str) -> bool:
@@ -126,9 +136,6 @@ def video_refused(video: Video, *, error_code: str, message: str) -> bool:
         error_message=message,
         client_token=None,
         next_poll_at=None,
-        reserved_points=0,
-        cost_points=0,
-        cost_source=Video.Cost.NONE,
     )
 
 
@@ -154,15 +161,19 @@ def video_observed(video: Video, *, fields: dict[str, Any]) -> bool:
     where it is (a completed job the provider now calls queued) is not written;
     the rest is, and the lease is released either way."""
     target = fields.pop("status", video.status)
-    if target == FAILED:
-        fields.setdefault("reserved_points", 0)  # nothing more will be charged
-        fields.setdefault("cost_points", 0)
-        fields.setdefault("cost_source", Video.Cost.NONE)
     if _move(video.pk, target, lease=video.lease_token, among=[video.status], **fields):
+        _finished(video.pk, current=video.status, target=target)
         return True
     # Not a move this job may make: keep its status, release the lease, look again.
     kept = {k: v for k, v in fields.items() if k in ("next_poll_at", "poll_failures")}
     return video_poll_later(video, **kept)
+
+
+def _finished(video_pk: int, *, current: str, target: str) -> None:
+    """A job reached its final word (completed or failed): whoever keeps the points
+    records its cost; a job that just completed moved the team's balance."""
+    if target in (COMPLETED, FAILED):
+        points().finished(video_pk, completed_now=current != COMPLETED and target == COMPLETED)
 
 
 def video_poll_later(video: Video, **fields: Any) -> bool:

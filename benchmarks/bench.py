@@ -15,7 +15,6 @@ import tempfile
 import time
 import tracemalloc
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 WORK = Path(tempfile.mkdtemp(prefix="videostudio-bench-"))
@@ -81,12 +80,11 @@ def bench_tracker(client: ProviderClient, owner: User, jobs: int = 200) -> None:
             image=None,
             client=client,
         )
+    tracking.videos_sweep(client=client, seconds=0)  # sends them all
 
     def look_at_all() -> None:
         Video.objects.update(next_poll_at=timezone.now())
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            while tracking.videos_sweep_once(client=client, pool=pool, batch=32):
-                pass
+        tracking.videos_sweep(client=client, seconds=0)
 
     samples = timed(look_at_all, 5)
     median = statistics.median(samples)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 import httpx
 
@@ -35,3 +36,10 @@ class RecordingTransport(httpx.BaseTransport):
 
     def paths(self) -> list[str]:
         return [f"{r.method} {r.url.path}" for r in self.requests]
+
+
+def sent(video: Any, client: Any) -> Any:
+    """Send a queued job now, as the tracker would, and return it as recorded."""
+    from videostudio.videos import tracking
+
+    return tracking.video_send_now(video=video, client=client)

@@ -17,6 +17,7 @@ from videostudio.catalog.models import CatalogEntry
 from videostudio.catalog.services import catalog_specs, catalog_sync
 from videostudio.provider.client import ProviderClient
 from videostudio.simulator.app import Simulator
+from videostudio.videos import tracking
 from videostudio.videos.models import Video
 
 from .conftest import FakeClock
@@ -159,16 +160,17 @@ def test_a_retired_models_old_videos_stay_viewable(member: Client, owner: Any) -
 def test_the_provider_refusing_a_model_tells_the_admin_what_to_do(
     member: Client, tmp_path: Path
 ) -> None:
-    connection._client = sim_client(tmp_path, models=["Veo-3"])
+    client = connection._client = sim_client(tmp_path, models=["Veo-3"])
     try:
         data = {"model": "Sora-2", "prompt": "a fox", "seconds": "4", "size": "720x1280"}
-        response = member.post(reverse("videos:new"), data, headers={"HX-Request": "true"})
+        member.post(reverse("videos:new"), data, headers={"HX-Request": "true"})
+        tracking.videos_sweep(client=client, seconds=0)
     finally:
         connection._client = None
-    html = response.content.decode()
-    assert "Sync from provider" in html and "Model catalog" in html
     video = Video.objects.get()
     assert video.status == Video.Status.FAILED and video.error_code == "unknown_model"
+    html = member.get(reverse("videos:detail", args=[video.pk])).content.decode()
+    assert "Sync from provider" in html and "Model catalog" in html
     assert "Sora-2" in CatalogEntry.objects.get(name="Sora-2").last_error
 
 

@@ -16,6 +16,7 @@ from videostudio.videos.models import Video
 
 from .conftest import FakeClock
 from .factories import a_family, a_lineage, a_video
+from .helpers import sent
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HX-Request": "true"}
@@ -23,10 +24,12 @@ HTMX = {"HX-Request": "true"}
 
 def build(kind: str, source: Video, actor: Any, client: ProviderClient, seconds: int = 4) -> Video:
     if kind == Video.Kind.REMIX:
-        return services.video_remix(actor=actor, source=source, prompt="x", client=client)
-    return services.video_extend(
-        actor=actor, source=source, prompt="x", seconds=seconds, client=client
-    )
+        video = services.video_remix(actor=actor, source=source, prompt="x", client=client)
+    else:
+        video = services.video_extend(
+            actor=actor, source=source, prompt="x", seconds=seconds, client=client
+        )
+    return sent(video, client)
 
 
 def finished(owner: Any, client: ProviderClient, clock: FakeClock, **kw: Any) -> Video:
@@ -37,6 +40,7 @@ def finished(owner: Any, client: ProviderClient, clock: FakeClock, **kw: Any) ->
         owner=owner, spec=spec.to_spec(), prompt=kw.pop("prompt", "a fox in snow"),
         seconds=kw.pop("seconds", 4), size="720x1280", image=None, client=client, **kw,
     )  # fmt: skip
+    video = sent(video, client)
     clock.advance(60)
     return refresh.video_refresh(video=video, client=client)
 
@@ -48,6 +52,8 @@ def test_a_teammate_remixes_a_shared_video_and_owns_the_remix(
     remix = services.video_remix(
         actor=teammate, source=source, prompt="as a watercolour", client=app_client
     )
+    assert remix.status == Video.Status.WAITING and not recorder.paths()[-1].endswith("/remix")
+    remix = sent(remix, app_client)
     assert remix.owner == teammate and remix.kind == Video.Kind.REMIX
     assert (remix.parent, remix.root, remix.depth) == (source, source, 1)
     assert (remix.model, remix.seconds, remix.size) == ("Sora-2", 4, "720x1280")
@@ -64,11 +70,13 @@ def test_an_extension_is_the_stitched_total_and_keeps_the_root(
 ) -> None:
     source = finished(owner, app_client, clock, seconds=8)
     remix = services.video_remix(actor=teammate, source=source, prompt="noir", client=app_client)
+    remix = sent(remix, app_client)
     clock.advance(60)
     remix = refresh.video_refresh(video=remix, client=app_client)
     extension = services.video_extend(
         actor=owner, source=remix, prompt="it rains", seconds=12, client=app_client
     )
+    extension = sent(extension, app_client)
     assert extension.seconds == 20 and extension.kind == Video.Kind.EXTENSION
     assert extension.parent == remix and extension.root == source and extension.depth == 2
     assert recorder.paths()[-1] == "POST /v1/videos/extensions"

@@ -122,22 +122,21 @@ def test_the_review_and_every_members_line_equal_what_the_provider_charged(
         thread.start()
     for thread in threads:
         thread.join()
-    # Sent: on to the list (the lost answer with its warning); the 500: the form again.
-    assert answers == {
-        "alice": [302, 302, 200],
-        "alice says": [
-            "The provider had an internal error. Nothing was created and no points were "
-            "spent; try again shortly."
-        ],
-        "bob": [302, 302],
-    }, answers
+    # Every form is queued at once: the provider is the worker's business.
+    assert answers == {"alice": [302, 302, 302], "bob": [302, 302]}, answers
+    client = connection._client
+    assert client is not None
+    # The worker sends them; the 500 is tried again, then given up with its reason.
+    tracking.videos_sweep(client=client, seconds=10)
     assert Video.objects.filter(status=Video.Status.UNCONFIRMED).count() == 1  # the slow one
+    refused = Video.objects.get(prompt="no [error:500]")
+    assert refused.status == Video.Status.FAILED and refused.cost_source == Video.Cost.NONE
+    assert "no points were spent" in refused.error_message
+    assert "no points were spent" in alice.get(f"/videos/{refused.pk}/")
 
     time.sleep(3.5)  # the simulator finishes answering the slow create it already charged
     # Later: every job has finished, the unconfirmed window has closed.
     traveller.advance(41 * 60)
-    client = connection._client
-    assert client is not None
     Video.objects.exclude(next_poll_at=None).update(next_poll_at=timezone.now())
     tracking.videos_sweep(client=client, seconds=20)
     response = staff.post("/usage/sync/", {"next": "/usage/"}, form_page="/usage/")

@@ -38,6 +38,7 @@ from videostudio.videos import refresh, services
 from videostudio.videos.models import Video
 
 from .conftest import FakeClock, make_user
+from .helpers import sent
 
 pytestmark = pytest.mark.django_db
 
@@ -174,15 +175,12 @@ class World:
         marker = {"fail": " [fail]", "refused-500": " [error:500]"}.get(plan.outcome, "")
         if plan.outcome.startswith("lost"):
             marker = f" [{plan.outcome}]"
-        try:
-            video = services.video_submit(
-                owner=self.members[plan.member], spec=entry.to_spec(),
-                prompt=f"job {len(self.videos)}{marker}", seconds=plan.seconds, size=SIZE,
-                image=None, client=self.client,
-            )  # fmt: skip
-        except services.SubmitFailed as failed:
-            video = failed.video
-        self.videos.append((video, plan))
+        video = services.video_submit(
+            owner=self.members[plan.member], spec=entry.to_spec(),
+            prompt=f"job {len(self.videos)}{marker}", seconds=plan.seconds, size=SIZE,
+            image=None, client=self.client,
+        )  # fmt: skip
+        self.videos.append((sent(video, self.client), plan))
 
     def look(self, index: int) -> None:
         if not self.videos:

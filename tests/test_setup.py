@@ -164,7 +164,7 @@ def test_a_wake_up_is_queued_unless_a_sweep_is_already_running() -> None:
 @pytest.mark.django_db
 def test_the_sweep_task_reports_what_it_did(monkeypatch: Any, provider: Any) -> None:
     monkeypatch.setattr(settings, "VIDEOSTUDIO_SWEEP_SECONDS", 0)
-    assert tasks.sweep() == "looked at 0 jobs in 1 passes"
+    assert tasks.sweep() == "sent 0, looked at 0 and archived 0 jobs in 1 passes"
 
 
 def test_a_429_cooldown_is_shared_through_the_cache(tmp_path: Path) -> None:

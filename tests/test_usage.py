@@ -26,6 +26,7 @@ from videostudio.videos.models import Video
 
 from .conftest import FakeClock, make_user
 from .factories import a_video
+from .helpers import sent
 
 pytestmark = pytest.mark.django_db
 SORA_RATE = 3000  # what the simulator charges per second of Sora-2
@@ -34,10 +35,11 @@ SORA_RATE = 3000  # what the simulator charges per second of Sora-2
 def send(owner: Any, client: ProviderClient, prompt: str = "a fox", seconds: int = 4) -> Video:
     entry = catalog_find("Sora-2")
     assert entry is not None
-    return services.video_submit(
+    video = services.video_submit(
         owner=owner, spec=entry.to_spec(), prompt=prompt, seconds=seconds, size="720x1280",
         image=None, client=client,
     )  # fmt: skip
+    return sent(video, client)
 
 
 def finish(video: Video, client: ProviderClient, clock: FakeClock) -> Video:
@@ -75,6 +77,7 @@ def test_an_extension_is_charged_for_its_new_seconds_only(
     extension = services.video_extend(
         actor=owner, source=source, prompt="on", seconds=4, client=app_client
     )
+    extension = sent(extension, app_client)
     assert (extension.seconds, extension.billed_seconds) == (12, 4)
     assert extension.reserved_points == 4 * SORA_RATE  # learned from the source
     extension = finish(extension, app_client, clock)
@@ -153,8 +156,7 @@ def test_a_402_stops_every_member_until_the_balance_recovers(
     simulator: Simulator,
 ) -> None:
     simulator.ledger.set_balance(0)
-    with pytest.raises(services.SubmitFailed):
-        send(owner, app_client, prompt="one more")
+    assert send(owner, app_client, prompt="one more").status == Video.Status.FAILED
     assert UsagePolicy.current().out_of_points_since is not None
 
     client.force_login(teammate)

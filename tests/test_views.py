@@ -14,6 +14,7 @@ from videostudio.videos import refresh, services
 from videostudio.videos.models import Video
 
 from .conftest import FakeClock, png_bytes
+from .helpers import sent
 
 pytestmark = pytest.mark.django_db
 
@@ -96,14 +97,41 @@ def test_changing_the_model_redraws_durations_and_sizes(browser: Client) -> None
     assert '<option value="1280x720" selected>' in html  # still allowed: kept
 
 
-def test_a_valid_form_sends_the_job_and_redirects(browser: Client, recorder: Any) -> None:
+def test_a_valid_form_queues_the_job_and_redirects_without_waiting_on_the_provider(
+    browser: Client, recorder: Any, app_client: Any
+) -> None:
     response = browser.post(reverse("videos:new"), form_data(), headers=HTMX)
     assert response.status_code == 200
     assert response["HX-Redirect"] == reverse("videos:list")
     video = Video.objects.get()
-    assert video.status == Video.Status.QUEUED
+    assert video.status == Video.Status.WAITING
     assert video.prompt == "一只可爱的小猫在花园里玩耍"
+    assert recorder.paths() == []  # the web request never called the provider
+    page = browser.get(reverse("videos:list")).content.decode()
+    assert "Waiting to send" in page and "send queue" in page
+    video = sent(video, app_client)
+    assert video.status == Video.Status.QUEUED
     assert recorder.paths() == ["POST /v1/videos"]
+
+
+def test_a_waiting_job_can_be_cancelled_by_its_owner_only(
+    browser: Client, teammate: Any, recorder: Any, app_client: Any
+) -> None:
+    browser.post(reverse("videos:new"), form_data(), headers=HTMX)
+    video = Video.objects.get()
+    assert "Cancel</button>" in browser.get(reverse("videos:list")).content.decode()
+    other = Client()
+    other.force_login(teammate)
+    assert other.post(reverse("videos:cancel", args=[video.pk])).status_code == 404  # private
+    response = browser.post(reverse("videos:cancel", args=[video.pk]), follow=True)
+    assert "Cancelled; nothing was spent." in response.content.decode()
+    video.refresh_from_db()
+    assert video.status == Video.Status.FAILED and video.error_code == "cancelled"
+    assert (video.reserved_points, video.cost_source) == (0, Video.Cost.NONE)
+    assert sent(video, app_client).status == Video.Status.FAILED
+    assert recorder.paths() == []  # never sent
+    again = browser.post(reverse("videos:cancel", args=[video.pk]), follow=True)
+    assert "can no longer be cancelled" in again.content.decode()
 
 
 def test_the_form_works_without_javascript_too(browser: Client, recorder: Any) -> None:
@@ -112,10 +140,12 @@ def test_the_form_works_without_javascript_too(browser: Client, recorder: Any) -
     assert Video.objects.count() == 1
 
 
-def test_a_reference_image_is_fitted_to_the_size_and_sent(browser: Client, recorder: Any) -> None:
+def test_a_reference_image_is_fitted_to_the_size_and_sent(
+    browser: Client, recorder: Any, app_client: Any
+) -> None:
     upload = SimpleUploadedFile("me.png", png_bytes((300, 300)), content_type="image/png")
     browser.post(reverse("videos:new"), {**form_data(), "image": upload}, headers=HTMX)
-    video = Video.objects.get()
+    video = sent(Video.objects.get(), app_client)
     from PIL import Image
 
     with video.reference_image.open("rb") as fh:
@@ -162,15 +192,17 @@ def test_a_too_large_image_is_refused(browser: Client, recorder: Any, settings: 
     assert recorder.requests == []
 
 
-def test_a_provider_refusal_shows_on_the_form_and_keeps_the_prompt(
-    browser: Client, recorder: Any
+def test_a_provider_refusal_shows_on_the_card_and_try_again_keeps_the_prompt(
+    browser: Client, recorder: Any, app_client: Any
 ) -> None:
     prompt = "a foggy harbour [error:402]"
-    response = browser.post(reverse("videos:new"), form_data(prompt=prompt), headers=HTMX)
-    html = response.content.decode()
-    assert "error-box" in html and "point" in html
-    assert prompt in html
-    assert Video.objects.get().status == Video.Status.FAILED
+    browser.post(reverse("videos:new"), form_data(prompt=prompt), headers=HTMX)
+    video = sent(Video.objects.get(), app_client)
+    assert video.status == Video.Status.FAILED
+    card = browser.get(reverse("videos:list")).content.decode()
+    assert "error-text" in card and "point balance is used up" in card
+    again = browser.get(reverse("videos:new"), {"from": video.pk}).content.decode()
+    assert prompt in again
 
 
 def test_my_videos_lists_only_my_own_jobs(browser: Client, owner: Any, teammate: Any) -> None:
@@ -233,6 +265,7 @@ def test_a_finished_video_plays_and_downloads_on_its_page(
         image=None,
         client=provider,
     )
+    video = sent(video, provider)
     clock.advance(60)
     refresh.video_refresh(video=video, client=provider)
     html = browser.get(reverse("videos:detail", args=[video.pk])).content.decode()

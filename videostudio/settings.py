@@ -259,12 +259,17 @@ VIDEOSTUDIO_RETENTION_NOTICE_DAYS = env_int("VIDEOSTUDIO_RETENTION_NOTICE_DAYS",
 VIDEOSTUDIO_PAGE_POLL_SECONDS = env_float("VIDEOSTUDIO_PAGE_POLL_SECONDS", 2.0, minimum=0.5)
 # How long one sweep task keeps polling before handing over to the next one.
 VIDEOSTUDIO_SWEEP_SECONDS = env_float("VIDEOSTUDIO_SWEEP_SECONDS", 50.0, minimum=1)
-# How many provider calls one sweep makes at once (one pooled HTTP client).
+# How many status looks the tracker has out at once (one pooled HTTP client).
 VIDEOSTUDIO_SWEEP_CONCURRENCY = env_int("VIDEOSTUDIO_SWEEP_CONCURRENCY", 8, minimum=1)
-
-# The share of the key's request budget (about 500/min for the whole team) that
-# status polling may use; the rest is left for submissions and downloads.
-VIDEOSTUDIO_POLLS_PER_MINUTE = env_int("VIDEOSTUDIO_POLLS_PER_MINUTE", 240, minimum=1)
+# How many sends it has out at once (a create can take a few seconds to answer).
+VIDEOSTUDIO_SEND_CONCURRENCY = env_int("VIDEOSTUDIO_SEND_CONCURRENCY", 4, minimum=1)
+# How many jobs' files it downloads at once (each streamed to storage).
+VIDEOSTUDIO_ARCHIVE_CONCURRENCY = env_int("VIDEOSTUDIO_ARCHIVE_CONCURRENCY", 3, minimum=1)
+# The longest a job in flight goes without a status look, whatever its estimate says.
+VIDEOSTUDIO_POLL_MAX_SECONDS = env_float("VIDEOSTUDIO_POLL_MAX_SECONDS", 60.0, minimum=2)
+# How many of one member's jobs may be at the provider at once (0: no limit); the
+# rest wait their turn in the send queue.
+VIDEOSTUDIO_MEMBER_MAX_IN_FLIGHT = env_int("VIDEOSTUDIO_MEMBER_MAX_IN_FLIGHT", 0, minimum=0)
 
 Q_CLUSTER = {
     "name": "videostudio",

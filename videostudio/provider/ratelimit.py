@@ -18,7 +18,10 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from enum import IntEnum
 from typing import Protocol
 
 
@@ -129,3 +132,26 @@ class LocalRateLimiter:
         delay = self.reserve()
         if delay > 0:
             self._sleep(delay)
+
+
+class Priority(IntEnum):
+    """Who goes first when the budget is short (lower first)."""
+
+    URGENT = 0  # a download whose provider copy is about to expire
+    SEND = 1
+    POLL = 2
+    ARCHIVE = 3
+    BACKGROUND = 4
+
+
+request_priority: ContextVar[Priority] = ContextVar("request_priority", default=Priority.POLL)
+
+
+@contextmanager
+def priority(level: Priority) -> Iterator[None]:
+    """Calls made inside take their turn in the budget at `level`."""
+    token = request_priority.set(level)
+    try:
+        yield
+    finally:
+        request_priority.reset(token)

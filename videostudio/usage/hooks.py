@@ -35,7 +35,7 @@ class UsagePoints:
     def settle_at(self, video: Video, now: datetime) -> datetime:
         """Once the send's whole window (its charge may be stamped at completion) has
         reached the ledger."""
-        made = video.created_at or now
+        made = video.submitted_at or video.created_at or now
         ready = made + matching.UNCONFIRMED_WINDOW + matching.SLACK + services.SETTLE_LAG
         return max(now + RECHECK, ready + timedelta(seconds=30))
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from videostudio.catalog.models import CatalogEntry
@@ -322,7 +323,10 @@ def _unsettle_stale(unsure: QuerySet[Video], now: datetime) -> int:
     """A history that cannot be read (a relay without one), or a job stuck in flight
     that could explain its charge, must not hold a send forever."""
     window = matching.UNCONFIRMED_WINDOW + matching.SLACK + UNREADABLE_AFTER
-    stale = unsure.filter(status=Video.Status.UNCONFIRMED, created_at__lt=now - window)
+    sent = Coalesce("submitted_at", "created_at")
+    stale = unsure.annotate(sent=sent).filter(
+        status=Video.Status.UNCONFIRMED, sent__lt=now - window
+    )
     return _unsettle(
         stale.values_list("pk", flat=True),
         "its usage history could not settle it within an hour: it may or may not have "
@@ -343,7 +347,7 @@ class _Prices:
 
 
 def _job(video: Video, prices: _Prices, *, unconfirmed: bool = False) -> matching.Job:
-    start = video.created_at
+    start = video.submitted_at or video.created_at  # queued first, then sent
     end = video.completed_at if video.status == Video.Status.COMPLETED else None
     reported = video.cost_points if video.cost_source == Video.Cost.REPORTED else None
     return matching.Job(
@@ -403,7 +407,8 @@ def _unsettle(video_pks: Iterable[int], why: str) -> int:
 
 def unsettled_evidence(video: Video) -> list[LedgerEntry]:
     """The unattributed charges that could be an unsettled send's, for an admin."""
-    send = matching.Job(video.pk, video.model.lower(), video.created_at, None, unconfirmed=True)
+    sent_at = video.submitted_at or video.created_at
+    send = matching.Job(video.pk, video.model.lower(), sent_at, None, unconfirmed=True)
     start, end = send.window(timezone.now())
     return list(
         LedgerEntry.objects.filter(

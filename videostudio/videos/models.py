@@ -55,6 +55,9 @@ class Video(models.Model):
     """
 
     class Status(models.TextChoices):
+        # Recorded and queued: the tracker sends it under the team's request budget,
+        # fairly across members.
+        WAITING = "waiting", "Waiting to send"
         SUBMITTING = "submitting", "Sending"
         # Sent, but the provider never confirmed it: being settled from the usage history.
         UNCONFIRMED = "unconfirmed", "Unconfirmed"
@@ -151,6 +154,18 @@ class Video(models.Model):
     archive_attempts = models.PositiveSmallIntegerField(default=0)
     archive_error = models.TextField(blank=True)
 
+    # What the tracker has learned of the job's pace, to look again when it is likely
+    # done: the first and the latest progress it read, and the estimate they give.
+    first_progress = models.PositiveSmallIntegerField(null=True, blank=True)
+    first_progress_at = models.DateTimeField(null=True, blank=True)
+    progress_at = models.DateTimeField(null=True, blank=True)
+    estimated_finish_at = models.DateTimeField(null=True, blank=True)
+    # When the tracker saw it finished (completed or failed): against the provider's
+    # `completed_at`, how late it noticed.
+    detected_at = models.DateTimeField(null=True, blank=True)
+
+    # WAITING: when it may be sent; otherwise when to look at the provider again;
+    # None when nothing is left to do.
     next_poll_at = models.DateTimeField(null=True, blank=True)
     poll_failures = models.PositiveSmallIntegerField(default=0)
     lease_token = models.UUIDField(null=True, blank=True)
@@ -172,6 +187,7 @@ class Video(models.Model):
             models.Index(fields=["-remix_count", "-id"], name="video_remixed_idx"),
             models.Index(fields=["next_poll_at"], name="video_due_idx"),
             models.Index(fields=["owner", "-created_at"], name="video_owner_recent_idx"),
+            models.Index(fields=["status", "next_poll_at"], name="video_status_due_idx"),
         ]
 
     def __str__(self) -> str:
@@ -194,6 +210,21 @@ class Video(models.Model):
         return self.next_poll_at is not None
 
     @property
+    def ready_in(self) -> str:
+        """About how long until it is done ("40 s", "3 min"), or "" when unknown or due."""
+        if self.estimated_finish_at is None or self.status not in (
+            self.Status.QUEUED,
+            self.Status.IN_PROGRESS,
+        ):
+            return ""
+        seconds = (self.estimated_finish_at - timezone.now()).total_seconds()
+        if seconds < 5:
+            return ""
+        if seconds < 90:
+            return f"{int(seconds // 5 * 5)} s"
+        return f"{round(seconds / 60)} min"
+
+    @property
     def is_archived(self) -> bool:
         return self.archived_at is not None and bool(self.video_file)
 
@@ -212,6 +243,28 @@ class Video(models.Model):
         if self.status == self.Status.COMPLETED and not self.is_archived:
             return "saving" if self.in_flight else "failed"
         return str(self.status)
+
+
+class Duration(models.Model):
+    """How long the provider takes for one kind of job, learned from finished ones:
+    the tracker looks again when a new job of that kind is likely done."""
+
+    model = models.CharField(max_length=100)
+    seconds = models.PositiveIntegerField()
+    size = models.CharField(max_length=20)
+    samples = models.PositiveIntegerField(default=0)
+    # A moving average (seconds from send to completion), and of its spread.
+    mean = models.FloatField(default=0.0)
+    deviation = models.FloatField(default=0.0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["model", "seconds", "size"], name="duration_kind"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model} {self.seconds}s {self.size}: {self.mean:.0f} s"
 
 
 class Lease(models.Model):

@@ -21,7 +21,7 @@ from django.utils import timezone
 from videostudio.provider.client import ProviderClient
 from videostudio.provider.errors import InvalidRequest, NotFound, ProviderError
 from videostudio.provider.types import RemoteVideo
-from videostudio.videos import states
+from videostudio.videos import states, timing
 from videostudio.videos.models import Video, video_dir
 from videostudio.videos.points import points
 from videostudio.videos.sprites import sprite_grid
@@ -59,34 +59,46 @@ class Fetched:
     archive_error: str = ""
 
 
-def video_fetch(*, video: Video, client: ProviderClient) -> Fetched:
-    """Ask the provider about one job and archive its files if it has finished.
-
-    Thread-safe: touches the provider and file storage, never the database.
-    """
+def poll_fetch(*, video: Video, client: ProviderClient) -> Fetched:
+    """Ask the provider how one job is doing. Thread-safe: no database access."""
     try:
         if not video.provider_id:
             # An unconfirmed send has no id to ask about: the sweep settles it from
             # the points history instead.
             return Fetched()
-        remote = client.retrieve_video(video.provider_id)
+        return Fetched(remote=client.retrieve_video(video.provider_id))
     except ProviderError as exc:
         return Fetched(error=exc)
     except Exception as exc:
         # Whatever breaks for one job must not stop the sweep for all the others.
         log.exception("looking at video %s failed", video.pk)
         return Fetched(error=ProviderError(type(exc).__name__, transient=True))
-    fetched = Fetched(remote=remote)
-    if remote.status == "completed" and not video.is_archived:
-        try:
-            fetched.files = _download_all(video, client)
-        except ProviderError as exc:
-            fetched.archive_error = exc.user_message
-        except OSError as exc:
-            fetched.archive_error = f"The files could not be saved here: {exc.strerror or exc}"
-        except Exception as exc:  # storage backends (S3) raise their own errors
-            log.exception("archiving video %s failed", video.pk)
-            fetched.archive_error = f"The files could not be saved here ({type(exc).__name__})."
+
+
+def archive_fetch(*, video: Video, client: ProviderClient) -> Fetched:
+    """Download a completed job's files into storage. Thread-safe: no database access."""
+    fetched = Fetched()
+    try:
+        fetched.files = _download_all(video, client)
+    except ProviderError as exc:
+        if isinstance(exc, NotFound):
+            fetched.error = exc  # the provider's copy is gone
+        fetched.archive_error = exc.user_message
+    except OSError as exc:
+        fetched.archive_error = f"The files could not be saved here: {exc.strerror or exc}"
+    except Exception as exc:  # storage backends (S3) raise their own errors
+        log.exception("archiving video %s failed", video.pk)
+        fetched.archive_error = f"The files could not be saved here ({type(exc).__name__})."
+    return fetched
+
+
+def video_fetch(*, video: Video, client: ProviderClient) -> Fetched:
+    """Ask the provider about one job and archive its files if it has finished."""
+    fetched = poll_fetch(video=video, client=client)
+    remote = fetched.remote
+    if remote is not None and remote.status == "completed" and not video.is_archived:
+        archived = archive_fetch(video=video, client=client)
+        fetched.files, fetched.archive_error = archived.files, archived.archive_error
     return fetched
 
 
@@ -127,9 +139,11 @@ def _download_all(video: Video, client: ProviderClient) -> dict[str, Any]:
 
 
 def video_apply(
-    *, video: Video, fetched: Fetched, now: datetime | None = None, in_flight: int = 1
+    *, video: Video, fetched: Fetched, now: datetime | None = None, room: bool = False
 ) -> bool:
-    """Write what `video_fetch` found. Returns False if the lease was lost meanwhile."""
+    """Write what `poll_fetch`, `archive_fetch` or `video_fetch` found. Returns False
+    if the lease was lost meanwhile. `room`: the request budget has room to spare,
+    so the next look may come sooner."""
     now = now or timezone.now()
     if video.status == Video.Status.SUBMITTING:
         # The process sending it died mid-call (its lease ran out).
@@ -155,18 +169,41 @@ def video_apply(
             ),
             "next_poll_at": None,
         }
-    elif fetched.remote is not None:
-        fields = fields_from_remote(video, fetched.remote, now=now)
+    elif fetched.remote is not None or fetched.files or fetched.archive_error:
+        fields = {}
+        if fetched.remote is not None:
+            fields.update(fields_from_remote(video, fetched.remote, now=now))
+            fields.update(_pace_fields(video, fields, now))
         if fetched.files:
             fields.update(fetched.files, archived_at=now, archive_error="")
         elif fetched.archive_error:
             fields.update(
                 archive_attempts=video.archive_attempts + 1, archive_error=fetched.archive_error
             )
-        fields["next_poll_at"] = next_poll_at(merged(video, fields), now=now, in_flight=in_flight)
+        fields.update(schedule(merged(video, fields), now=now, room=room))
     else:
         fields = {"next_poll_at": None}
-    return states.video_observed(video, fields=fields)
+    finished_now = video.status != Video.Status.COMPLETED and (
+        fields.get("status") == Video.Status.COMPLETED
+    )
+    moved = states.video_observed(video, fields=dict(fields))
+    if moved and finished_now:
+        timing.duration_learn(merged(video, fields))
+    return moved
+
+
+def _pace_fields(video: Video, fields: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The progress reading this answer gives, and when the job was seen finished."""
+    status = fields.get("status", video.status)
+    if status in (Video.Status.COMPLETED, Video.Status.FAILED):
+        return {} if video.detected_at else {"detected_at": now}
+    progress = fields.get("progress", video.progress)
+    if not 0 < progress < 100 or (progress == video.progress and video.progress_at):
+        return {}
+    pace: dict[str, Any] = {"progress_at": now}
+    if video.first_progress is None:
+        pace.update(first_progress=progress, first_progress_at=now)
+    return pace
 
 
 def video_refresh(*, video: Video, client: ProviderClient) -> Video:
@@ -249,24 +286,30 @@ def _fields_after_error(video: Video, exc: ProviderError, now: datetime) -> dict
     return {"poll_failures": failures, "next_poll_at": now + timedelta(seconds=delay)}
 
 
-def next_poll_at(video: Video, *, now: datetime, in_flight: int = 1) -> datetime | None:
-    """When to look at a job again, or None when nothing is left to do."""
+def schedule(video: Video, *, now: datetime, room: bool = False) -> dict[str, Any]:
+    """When to look at a job next (`next_poll_at`, None when nothing is left to do),
+    and, while it is being made, when it will likely be done."""
     if video.status == Video.Status.FAILED:
-        return None
+        return {"next_poll_at": None}
     if video.status == Video.Status.COMPLETED:
-        if video.archived_at:
-            return None
-        if video.archive_attempts >= MAX_ARCHIVE_ATTEMPTS:
-            return None
+        if video.archived_at or video.archive_attempts >= MAX_ARCHIVE_ATTEMPTS:
+            return {"next_poll_at": None}
         # Archive at once: the provider may delete the files an hour after completion.
-        return now + timedelta(seconds=min(600, 5 * (2**video.archive_attempts - 1)))
-    return now + timedelta(seconds=poll_interval(video, now=now, in_flight=in_flight))
+        delay = min(600, 5 * (2**video.archive_attempts - 1))
+        return {"next_poll_at": now + timedelta(seconds=delay)}
+    estimate = timing.estimate_finish(
+        sent_at=video.submitted_at or video.created_at or now,
+        first=_reading(video.first_progress_at, video.first_progress),
+        last=_reading(video.progress_at, video.progress),
+        learned=timing.learned(video),
+    )
+    return {
+        "estimated_finish_at": estimate.finish,
+        "next_poll_at": timing.next_look(
+            estimate, now=now, max_gap=settings.VIDEOSTUDIO_POLL_MAX_SECONDS, room=room
+        ),
+    }
 
 
-def poll_interval(video: Video, *, now: datetime, in_flight: int) -> float:
-    """Seconds between looks: brisk while a job is young, slower as it ages, and
-    never more calls in total than the team's polling budget allows."""
-    age = (now - (video.submitted_at or video.created_at or now)).total_seconds()
-    base = 2.0 if age < 120 else 5.0 if age < 600 else 15.0
-    budget = settings.VIDEOSTUDIO_POLLS_PER_MINUTE
-    return max(base, in_flight * 60.0 / budget)
+def _reading(at: datetime | None, progress: int | None) -> timing.Reading | None:
+    return timing.Reading(at, progress) if at is not None and progress else None

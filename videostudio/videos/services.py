@@ -7,9 +7,10 @@ they are the only code that changes a Video's state.
 from __future__ import annotations
 
 import logging
+import mimetypes
 import uuid
-from collections.abc import Callable
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -19,7 +20,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from videostudio.catalog.services import catalog_note_unknown
+from videostudio.catalog.services import catalog_find, catalog_note_unknown
 from videostudio.provider.catalog import ModelSpec
 from videostudio.provider.client import ProviderClient
 from videostudio.provider.errors import (
@@ -27,6 +28,8 @@ from videostudio.provider.errors import (
     InvalidRequest,
     NotFound,
     ProviderError,
+    ProviderUnreachable,
+    RateLimited,
 )
 from videostudio.provider.types import RemoteVideo
 from videostudio.videos import states, tasks
@@ -37,23 +40,11 @@ from videostudio.videos.points import Refused, points
 from videostudio.videos.refresh import (
     fields_from_remote,
     merged,
-    next_poll_at,
+    schedule,
     unconfirmed_next_poll,
 )
 
 log = logging.getLogger(__name__)
-
-# How long a web request may spend sending a job before the tracker presumes it died.
-SUBMIT_LEASE = timedelta(minutes=5)
-
-
-class SubmitFailed(Exception):
-    """The provider refused or could not take the job; the job is kept, marked failed."""
-
-    def __init__(self, video: Video, message: str) -> None:
-        super().__init__(message)
-        self.video = video
-        self.message = message
 
 
 # --- Submitting ---------------------------------------------------------------------
@@ -71,9 +62,9 @@ def video_submit(
     token: uuid.UUID | None = None,
     visibility: str | None = None,
 ) -> Video:
-    """Record a new video's job, then send it. Raises Refused (nothing recorded) when
-    the rules say no, SubmitFailed (recorded as failed) when the provider does.
-    A repeated `token` (the same form sent twice) returns the first job."""
+    """Record a new video's job and queue it: the tracker sends it, fairly among the
+    team and within the request budget. Raises Refused (nothing recorded) when the
+    rules say no. A repeated `token` (the same form sent twice) returns the first job."""
     _refuse_when_out_of_points(client)
     video = _new_video(
         owner=owner, token=token, visibility=visibility, model=spec.name, prompt=prompt,
@@ -81,41 +72,18 @@ def video_submit(
     )  # fmt: skip
     if image is not None:
         video.reference_image.save(image.name or "reference", image, save=False)
-    recorded = _record_new(video, owner=owner, token=token)
-    if recorded is not video:
-        return recorded
-    image_part = None
-    if image is not None:
-        image.seek(0)
-        image_part = (image.name or "reference", image.read(), image.content_type or "image/png")
-    return send(
-        video,
-        spec=spec,
-        call=lambda: client.create_video(
-            model=spec.name,
-            prompt=prompt,
-            seconds=seconds,
-            size=size,
-            image=image_part,
-            image_mode=settings.VIDEOSTUDIO_IMAGE_UPLOAD,
-        ),
-    )
+    return _record_new(video, owner=owner, token=token)
 
 
 def _new_video(
     *, owner: User, token: uuid.UUID | None, visibility: str | None, **fields: Any
 ) -> Video:
-    now = timezone.now()
     return Video(
         owner=owner,
         client_token=token,
         visibility=visibility or settings.VIDEOSTUDIO_DEFAULT_VISIBILITY,
-        status=Video.Status.SUBMITTING,
-        # The row exists before the call so that nothing is lost if this process
-        # dies mid-call; the lease keeps the tracker away until the call is over.
-        lease_token=uuid.uuid4(),
-        lease_until=now + SUBMIT_LEASE,
-        next_poll_at=now + SUBMIT_LEASE,
+        status=Video.Status.WAITING,
+        next_poll_at=timezone.now(),  # may be sent at once
         **fields,
     )
 
@@ -127,8 +95,8 @@ def _refuse_when_out_of_points(client: ProviderClient) -> None:
 
 
 def _record_new(video: Video, *, owner: User, token: uuid.UUID | None) -> Video:
-    """Save the new row, its estimated cost held against the owner's budget, or
-    return the job an identical earlier form already made."""
+    """Save the new row, its estimated cost held against the owner's budget, and wake
+    the sender; or return the job an identical earlier form already made."""
     if token is not None:
         existing = Video.objects.filter(owner=owner, client_token=token).first()
         if existing is not None:
@@ -144,40 +112,130 @@ def _record_new(video: Video, *, owner: User, token: uuid.UUID | None) -> Video:
             video.reference_image.delete(save=False)
         raise
     except IntegrityError:
-        # The same form arrived twice at once; the other request sends it.
+        # The same form arrived twice at once; the other request queued it.
         if video.reference_image:
             video.reference_image.delete(save=False)
         return Video.objects.get(owner=owner, client_token=token)
-    return video
-
-
-def send(video: Video, *, spec: ModelSpec, call: Callable[[], RemoteVideo]) -> Video:
-    """Make the provider call for a recorded job and record what came of it."""
-    try:
-        remote = call()
-    except ProviderError as exc:
-        log.warning("sending video %s failed: %s", video.pk, exc.error_type or exc.status)
-        if exc.outcome_unknown:
-            now = timezone.now()
-            states.video_unconfirmed(video, next_poll_at=unconfirmed_next_poll(video, now))
-            video.refresh_from_db()
-            raise SubmitFailed(video, video.error_message) from exc
-        if isinstance(exc, InsufficientCredits):
-            points().out_of_points()
-        message = _submit_error_message(exc, spec)
-        # A definite refusal frees the form's token and the budget it held.
-        states.video_refused(video, error_code=_error_code(exc), message=message)
-        video.refresh_from_db()
-        raise SubmitFailed(video, message) from exc
-
-    now = timezone.now()
-    fields = fields_from_remote(video, remote, now=now)
-    fields.update(provider_id=remote.id, submitted_at=now)
-    fields["next_poll_at"] = next_poll_at(merged(video, fields), now=now)
-    states.video_sent(video, fields=fields)
-    video.refresh_from_db()
     _wake_tracker()
     return video
+
+
+def video_cancel(*, video: Video, actor: Any) -> Video:
+    """Take back a job that has not been sent yet: nothing was spent."""
+    if not video.can_edit(actor):
+        raise NotAllowed("Only the owner can cancel this video.")
+    if not states.video_cancelled(video):
+        raise NotAllowed("This video has already been sent; it can no longer be cancelled.")
+    video.refresh_from_db()
+    return video
+
+
+# --- Sending (the tracker's side) -------------------------------------------------------------
+
+# How long a send may take before the tracker presumes its sender died.
+SEND_LEASE = timedelta(minutes=5)
+# A send the provider certainly did not take is tried again after this (doubling).
+SEND_RETRY = 2.0
+SEND_RETRY_CAP = 60.0
+# A request the provider failed outright (nothing made) is sent again this often.
+SEND_ATTEMPTS = 3
+
+
+@dataclass
+class Sent:
+    """The provider's answer to one send: the job, or why not. No database went into it."""
+
+    remote: RemoteVideo | None = None
+    error: ProviderError | None = None
+
+
+def send_call(video: Video, *, client: ProviderClient, source_id: str | None) -> Sent:
+    """Make the provider call for a claimed job (thread-safe: storage and provider
+    only). `source_id`: the provider id of the video a remix or extension builds on."""
+    try:
+        if video.kind == Video.Kind.REMIX:
+            return Sent(remote=client.remix_video(str(source_id), prompt=video.prompt))
+        if video.kind == Video.Kind.EXTENSION:
+            remote = client.extend_video(
+                str(source_id), prompt=video.prompt, seconds=video.billed_seconds
+            )
+            return Sent(remote=remote)
+        return Sent(
+            remote=client.create_video(
+                model=video.model,
+                prompt=video.prompt,
+                seconds=video.seconds,
+                size=video.size,
+                image=_reference(video),
+                image_mode=settings.VIDEOSTUDIO_IMAGE_UPLOAD,
+            )
+        )
+    except ProviderError as exc:
+        return Sent(error=exc)
+    except Exception as exc:
+        log.exception("sending video %s failed before it reached the provider", video.pk)
+        error = ProviderError(f"{type(exc).__name__}: the job could not be prepared")
+        return Sent(error=error)
+
+
+def _reference(video: Video) -> tuple[str, bytes, str] | None:
+    if not video.reference_image:
+        return None
+    with video.reference_image.open("rb") as fh:
+        data = fh.read()
+    name = str(video.reference_image.name).rsplit("/", 1)[-1]
+    return name, data, mimetypes.guess_type(name)[0] or "image/jpeg"
+
+
+def send_record(video: Video, sent: Sent, *, now: datetime | None = None) -> Video:
+    """Record what came of a send (the job is SUBMITTING, under the sender's lease)."""
+    now = now or timezone.now()
+    exc = sent.error
+    if exc is None:
+        assert sent.remote is not None
+        remote = sent.remote
+        fields = fields_from_remote(video, remote, now=now)
+        fields.update(provider_id=remote.id, poll_failures=0)
+        sent_video = merged(video, fields)
+        fields.update(schedule(sent_video, now=now))
+        if (
+            states.video_sent(video, fields=fields)
+            and video.kind == Video.Kind.REMIX
+            and video.parent_id is not None
+        ):
+            Video.objects.filter(pk=video.parent_id).update(remix_count=F("remix_count") + 1)
+    elif exc.outcome_unknown:
+        log.warning("sending video %s: no answer (%s)", video.pk, exc.error_type or exc.status)
+        states.video_unconfirmed(
+            video, next_poll_at=unconfirmed_next_poll(video, now), lease=video.lease_token
+        )
+    elif _not_taken(exc) or (exc.transient and video.poll_failures + 1 < SEND_ATTEMPTS):
+        # Certainly not made: back in the queue, never failed for being busy.
+        delay = exc.retry_after or min(SEND_RETRY * 2**video.poll_failures, SEND_RETRY_CAP)
+        states.video_send_later(
+            video,
+            next_poll_at=now + timedelta(seconds=delay),
+            reason="rate limited" if isinstance(exc, RateLimited) else "retrying",
+        )
+    else:
+        log.warning("sending video %s refused: %s", video.pk, exc.error_type or exc.status)
+        if isinstance(exc, InsufficientCredits):
+            points().out_of_points()
+        entry = catalog_find(video.model)
+        label = entry.label if entry is not None else video.model
+        # A definite refusal frees the form's token and the budget it held.
+        states.video_refused(
+            video,
+            error_code=_error_code(exc),
+            message=_submit_error_message(exc, video.model, label),
+        )
+    video.refresh_from_db()
+    return video
+
+
+def _not_taken(exc: ProviderError) -> bool:
+    """The provider certainly did nothing with it and will take it later."""
+    return isinstance(exc, RateLimited | ProviderUnreachable)
 
 
 def is_unknown_model(exc: ProviderError) -> bool:
@@ -185,17 +243,20 @@ def is_unknown_model(exc: ProviderError) -> bool:
     return isinstance(exc, NotFound | InvalidRequest) and "model" in exc.message.lower()
 
 
-def _submit_error_message(exc: ProviderError, spec: ModelSpec) -> str:
+def _submit_error_message(exc: ProviderError, model: str, label: str) -> str:
     if is_unknown_model(exc):
-        catalog_note_unknown(name=spec.name, message=exc.message)
+        catalog_note_unknown(name=model, message=exc.message)
         return (
-            f"The provider does not offer {spec.label} any more ({exc.message}). "
+            f"The provider does not offer {label} any more ({exc.message}). "
             "An admin should open Admin → Model catalog and press “Sync from provider”, "
             "or disable this model there. Choose another model meanwhile."
         )
     if not exc.transient:
         return exc.user_message
-    return f"{exc.user_message} Nothing was created and no points were spent; try again shortly."
+    return (
+        f"{exc.user_message} It was tried {SEND_ATTEMPTS} times; nothing was created and "
+        "no points were spent. Use “Try again” to send it once more."
+    )
 
 
 def _error_code(exc: ProviderError) -> str:
@@ -262,7 +323,7 @@ def _derived(
     token: uuid.UUID | None,
     visibility: str | None,
     client: ProviderClient,
-) -> tuple[Video, ModelSpec]:
+) -> Video:
     _refuse_when_out_of_points(client)
     if not Video.objects.visible_to(actor).filter(pk=source.pk).exists():
         raise LineageRefused("You cannot build on a video you cannot see.")
@@ -287,7 +348,7 @@ def _derived(
         seconds=source.seconds + seconds if kind == Video.Kind.EXTENSION else source.seconds,
         billed_seconds=seconds if kind == Video.Kind.EXTENSION else source.seconds,
     )
-    return video, spec
+    return video
 
 
 def video_remix(
@@ -303,7 +364,6 @@ def video_remix(
     return _build_on(
         actor=actor, source=source, kind=Video.Kind.REMIX, prompt=prompt, seconds=0,
         token=token, visibility=visibility, client=client,
-        call=lambda source_id: client.remix_video(source_id, prompt=prompt),
     )  # fmt: skip
 
 
@@ -321,21 +381,12 @@ def video_extend(
     return _build_on(
         actor=actor, source=source, kind=Video.Kind.EXTENSION, prompt=prompt, seconds=seconds,
         token=token, visibility=visibility, client=client,
-        call=lambda source_id: client.extend_video(source_id, prompt=prompt, seconds=seconds),
     )  # fmt: skip
 
 
-def _build_on(*, call: Callable[[str], RemoteVideo], **options: Any) -> Video:
-    video, spec = _derived(**options)
-    recorded = _record_new(video, owner=options["actor"], token=options["token"])
-    if recorded is not video:
-        return recorded
-    source = options["source"]
-    source_id = str(source.provider_id)
-    video = send(video, spec=spec, call=lambda: call(source_id))
-    if video.kind == Video.Kind.REMIX:
-        Video.objects.filter(pk=source.pk).update(remix_count=F("remix_count") + 1)
-    return video
+def _build_on(**options: Any) -> Video:
+    """Check the lineage rules, then queue the job like any other."""
+    return _record_new(_derived(**options), owner=options["actor"], token=options["token"])
 
 
 def video_archive_retry(*, video: Video, actor: Any) -> Video:

@@ -6,8 +6,8 @@ the caller's lease where one is held), so it is atomic, and a stale or repeated
 call changes nothing and says so (False / 0). That holds on SQLite as on
 PostgreSQL, with no row locks.
 
-    new job ──> SUBMITTING ──sent──> QUEUED ─┐
-                    │  │              IN_PROGRESS ─┼─progressed─> (any of the three)
+    new job ──> WAITING ──> SUBMITTING ──sent──> QUEUED ─┐
+       cancelled <─┘  ^ │  │              IN_PROGRESS ─┼─progressed─> (any of the three)
                     │  │              UNKNOWN ─┘       │
                     │  │                 │  └─completed─> COMPLETED ──archived──> COMPLETED
                     │  │                 └─failed──> FAILED             (files kept here)
@@ -15,6 +15,11 @@ PostgreSQL, with no row locks.
                     └─unconfirmed──> UNCONFIRMED ──settled: made / never made──> FAILED
                                           │└─unsettled──> UNSETTLED ──settled──> FAILED
                                           └──sent (the answer came late)──> as above
+
+    WAITING is the send queue: the tracker claims a job (SUBMITTING, under its lease)
+    and sends it; when the provider certainly did not take it (a 429, a refused
+    connection) it goes back to WAITING (`video_send_later`). A member may cancel a
+    job that is still waiting (FAILED, nothing spent).
 
     FAILED is final. `sent` lands wherever the provider's first answer says (even
     COMPLETED or FAILED). A send whose answer was lost, or whose sender died
@@ -42,6 +47,7 @@ from videostudio.videos.models import Video
 from videostudio.videos.points import points
 
 S = Video.Status
+WAITING = S.WAITING
 SUBMITTING, QUEUED, IN_PROGRESS, UNKNOWN = S.SUBMITTING, S.QUEUED, S.IN_PROGRESS, S.UNKNOWN
 COMPLETED, FAILED, UNCONFIRMED, UNSETTLED = S.COMPLETED, S.FAILED, S.UNCONFIRMED, S.UNSETTLED
 
@@ -54,7 +60,8 @@ UNSURE = (UNCONFIRMED, UNSETTLED)
 FINAL = (FAILED,)
 
 TRANSITIONS: dict[str, frozenset[str]] = {
-    SUBMITTING: frozenset({*AT_PROVIDER, COMPLETED, FAILED, UNCONFIRMED}),
+    WAITING: frozenset({SUBMITTING, FAILED}),
+    SUBMITTING: frozenset({WAITING, *AT_PROVIDER, COMPLETED, FAILED, UNCONFIRMED}),
     QUEUED: frozenset({*AT_PROVIDER, COMPLETED, FAILED}),
     IN_PROGRESS: frozenset({*AT_PROVIDER, COMPLETED, FAILED}),
     UNKNOWN: frozenset({*AT_PROVIDER, COMPLETED, FAILED}),
@@ -89,11 +96,13 @@ def _move(
     *,
     lease: Any = _ANY_LEASE,
     among: Iterable[str] | None = None,
+    where: Q | None = None,
     release: bool = True,
     **fields: Any,
 ) -> bool:
     """Move one job to `target` if its status allows it (and `lease` is still its
-    lease, when given); `among` narrows the statuses it may come from."""
+    lease, when given); `among` narrows the statuses it may come from, `where` adds
+    a condition of its own."""
     allowed = set(sources(target))
     if among is not None:
         allowed &= set(among)
@@ -103,6 +112,8 @@ def _move(
         fields.setdefault("cost_points", 0)
         fields.setdefault("cost_source", Video.Cost.NONE)
     query = Video.objects.filter(pk=video_pk, status__in=allowed)
+    if where is not None:
+        query = query.filter(where)
     if lease is not _ANY_LEASE and lease is not None:
         query = query.filter(lease_token=lease)
     if release:
@@ -111,6 +122,50 @@ def _move(
 
 
 # --- Sending ---------------------------------------------------------------------------------
+
+
+def video_sending(video_pk: int, *, token: uuid.UUID, now: datetime, until: datetime) -> bool:
+    """Claim a waiting job to send it now: only one sender gets it, and its lease keeps
+    the tracker off while the call is out (a sender that dies leaves it unconfirmed)."""
+    return _move(
+        video_pk,
+        SUBMITTING,
+        among=[WAITING],
+        where=Q(next_poll_at__lte=now),
+        release=False,
+        lease_token=token,
+        lease_until=until,
+        next_poll_at=until,
+        submitted_at=now,  # the send's start: its charge cannot be older
+    )
+
+
+def video_send_later(video: Video, *, next_poll_at: datetime, reason: str) -> bool:
+    """The provider certainly did not take it (it said "too many requests", or could
+    not be reached): back in the queue, to be sent at `next_poll_at`."""
+    return _move(
+        video.pk,
+        WAITING,
+        lease=video.lease_token,
+        among=[SUBMITTING],
+        next_poll_at=next_poll_at,
+        poll_failures=min(video.poll_failures + 1, 1000),
+        provider_status=reason[:40],
+        submitted_at=None,
+    )
+
+
+def video_cancelled(video: Video) -> bool:
+    """Its owner took it back before it was sent: nothing was spent."""
+    return _move(
+        video.pk,
+        FAILED,
+        among=[WAITING],
+        error_code="cancelled",
+        error_message="Cancelled before it was sent; nothing was spent.",
+        client_token=None,
+        next_poll_at=None,
+    )
 
 
 def video_sent(video: Video, *, fields: dict[str, Any]) -> bool:

@@ -1,8 +1,24 @@
-"""The tracker: one sweep polls every job that is due, many at once.
+"""The tracker: one loop sends what waits, looks at what is due, archives what finished.
 
-A django-q2 task is only a wake-up call. The truth is `Video.next_poll_at`: a
-lost, late or repeated task only delays or repeats harmless work, and the
-every-minute schedule restarts the sweep after a crash.
+A django-q2 task is only a wake-up call. The truth is in the rows: a WAITING job
+waits to be sent, every other job with a `next_poll_at` is due then, and a lease
+says who holds it. A lost, late or repeated task only delays or repeats harmless
+work, and the every-minute schedule restarts the loop after a crash.
+
+One loop runs at a time (a named lease) for the whole deployment. It hands work to
+three bounded sets of threads, and every provider call they make draws on the one
+request budget of the key, shared with every other process (`videostudio.pacing`),
+at its own priority:
+
+- **sends** (highest): waiting jobs, one per member per round, oldest first within
+  a member, so one member's long queue never holds up a teammate's single job;
+- **status looks**: due jobs, the likeliest to have finished first; each is due
+  around its estimated finish (`timing`), never later than the configured gap;
+- **archives** (lowest, bounded concurrency): completed jobs' files, except those
+  whose provider copy is about to expire, which go ahead of everything.
+
+Threads only talk to the provider and to file storage. The loop's own thread
+records each answer as soon as it arrives (one database writer, as SQLite wants).
 """
 
 from __future__ import annotations
@@ -11,44 +27,67 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from django.db.models import Min, Q
+from django.conf import settings
+from django.db.models import Count, F, Min, Q, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from videostudio.provider.client import ProviderClient
-from videostudio.videos import states
+from videostudio.provider.ratelimit import Priority, priority
+from videostudio.videos import services, states
 from videostudio.videos.leases import lease_acquire, lease_release
 from videostudio.videos.models import Lease, Video
 from videostudio.videos.points import points
-from videostudio.videos.refresh import video_apply, video_fetch
+from videostudio.videos.refresh import Fetched, archive_fetch, poll_fetch, video_apply
 
 log = logging.getLogger(__name__)
 
 SWEEP_LEASE = "sweep"
-# Longer than one pass could take, short enough that a crashed sweeper's jobs
-# are picked up again soon.
+# Longer than one look could take, short enough that a crashed tracker's jobs are
+# picked up again soon; renewed while a slow call is out.
 JOB_LEASE = timedelta(minutes=3)
 SWEEPER_LEASE = timedelta(seconds=90)
 RENEW_EVERY = 20.0
 # Jobs due further off than this are left to the every-minute schedule.
 SCHEDULE_SLACK = 30.0
+# The loop wakes at least this often to look for new work.
+TICK = 0.5
+# A provider copy that expires within this is archived ahead of everything.
+URGENT = timedelta(minutes=15)
+
+Status = Video.Status
+LOOKED_AT = (
+    Status.SUBMITTING,  # only once its sender's lease ran out: it died mid-call
+    Status.UNCONFIRMED,
+    Status.QUEUED,
+    Status.IN_PROGRESS,
+    Status.UNKNOWN,
+)
+AT_PROVIDER = (Status.SUBMITTING, Status.QUEUED, Status.IN_PROGRESS, Status.UNKNOWN)
 
 
 @dataclass
 class SweepReport:
     ran: bool = False
     passes: int = 0
+    sent: int = 0
     refreshed: int = 0
+    archived: int = 0
     handed_over: bool = False
 
     def __str__(self) -> str:
         if not self.ran:
             return "another sweep is running"
         tail = "; handed over to a new sweep" if self.handed_over else ""
-        return f"looked at {self.refreshed} jobs in {self.passes} passes{tail}"
+        return (
+            f"sent {self.sent}, looked at {self.refreshed} and archived {self.archived} "
+            f"jobs in {self.passes} passes{tail}"
+        )
 
 
 def sweep_running() -> bool:
@@ -56,67 +95,194 @@ def sweep_running() -> bool:
     return Lease.objects.filter(name=SWEEP_LEASE, until__gt=now + timedelta(seconds=5)).exists()
 
 
-def videos_claim_due(*, now: datetime, limit: int, token: uuid.UUID | None = None) -> list[Video]:
-    """Claim up to `limit` due jobs for this caller; no two callers get the same job."""
-    token = token or uuid.uuid4()
-    due = Video.objects.filter(next_poll_at__lte=now).filter(
-        Q(lease_until__isnull=True) | Q(lease_until__lt=now)
-    )
-    ids = list(due.order_by("next_poll_at").values_list("pk", flat=True)[:limit])
-    if not ids:
-        return []
-    states.videos_claim(ids, token=token, now=now, until=now + JOB_LEASE)
-    return list(Video.objects.filter(pk__in=ids, lease_token=token))
-
-
 def videos_in_flight() -> int:
     return Video.objects.filter(next_poll_at__isnull=False).count()
 
 
-def videos_sweep_once(
-    *,
-    client: ProviderClient,
-    pool: ThreadPoolExecutor,
-    batch: int,
-    keep_alive: Callable[[], None] = lambda: None,
-) -> int:
-    """One pass: claim what is due, ask the provider about all of it at once, record."""
+def _free(now: datetime) -> Q:
+    return Q(lease_until__isnull=True) | Q(lease_until__lt=now)
+
+
+def _claim(ids: list[int], *, token: uuid.UUID, now: datetime) -> list[Video]:
+    if not ids:
+        return []
+    states.videos_claim(ids, token=token, now=now, until=now + JOB_LEASE)
+    claimed = {v.pk: v for v in Video.objects.filter(pk__in=ids, lease_token=token)}
+    return [claimed[pk] for pk in ids if pk in claimed]
+
+
+def videos_claim_due(*, now: datetime, limit: int, token: uuid.UUID | None = None) -> list[Video]:
+    """Claim up to `limit` jobs due a status look, the likeliest to be done first."""
+    due = Video.objects.filter(status__in=LOOKED_AT, next_poll_at__lte=now).filter(_free(now))
+    order = (F("estimated_finish_at").asc(nulls_last=True), "next_poll_at", "pk")
+    ids = list(due.order_by(*order).values_list("pk", flat=True)[:limit])
+    return _claim(ids, token=token or uuid.uuid4(), now=now)
+
+
+def videos_claim_archives(
+    *, now: datetime, limit: int, token: uuid.UUID | None = None
+) -> list[Video]:
+    """Claim up to `limit` completed jobs due an archive, the soonest to expire first."""
+    due = Video.objects.filter(
+        status=Status.COMPLETED, archived_at__isnull=True, next_poll_at__lte=now
+    ).filter(_free(now))
+    order = (F("expires_at").asc(nulls_last=True), "completed_at", "pk")
+    ids = list(due.order_by(*order).values_list("pk", flat=True)[:limit])
+    return _claim(ids, token=token or uuid.uuid4(), now=now)
+
+
+def videos_claim_sends(*, now: datetime, limit: int, token: uuid.UUID | None = None) -> list[Video]:
+    """Claim up to `limit` waiting jobs to send, fairly: round by round, each member's
+    oldest waiting job first, so no member waits behind another's whole queue.
+    With a per-member limit of jobs in flight, a member at the limit waits."""
+    token = token or uuid.uuid4()
+    waiting = Video.objects.filter(status=Status.WAITING, next_poll_at__lte=now)
+    rounds = limit
+    cap = settings.VIDEOSTUDIO_MEMBER_MAX_IN_FLIGHT
+    if cap:
+        busy = (
+            Video.objects.filter(status__in=AT_PROVIDER)
+            .values("owner_id")
+            .annotate(n=Count("pk"))
+            .filter(n__gte=cap)
+            .values_list("owner_id", flat=True)
+        )
+        waiting = waiting.exclude(owner_id__in=list(busy))
+        rounds = 1  # one each: the next pass sees the new counts
+    turns = waiting.annotate(
+        turn=Window(RowNumber(), partition_by=[F("owner_id")], order_by=[F("pk").asc()])
+    )
+    ids = list(turns.filter(turn__lte=rounds).order_by("turn", "pk").values_list("pk", flat=True))
+    claimed = []
+    until = now + services.SEND_LEASE
+    for pk in ids[:limit]:
+        if states.video_sending(pk, token=token, now=now, until=until):
+            claimed.append(pk)
+    videos = {v.pk: v for v in Video.objects.filter(pk__in=claimed).select_related("parent")}
+    return [videos[pk] for pk in claimed if pk in videos]
+
+
+def video_send_now(*, video: Video, client: ProviderClient) -> Video:
+    """Send one waiting job at once, here (tests, and a job the tracker never got to)."""
     token = uuid.uuid4()
-    claimed = videos_claim_due(now=timezone.now(), limit=batch, token=token)
-    if not claimed:
-        return 0
-    in_flight = videos_in_flight()
-    futures = [pool.submit(video_fetch, video=v, client=client) for v in claimed]
-    # Slow calls (429 waits, big downloads) must not outlive the leases: renew them
-    # while waiting, so no other sweep takes these jobs meanwhile.
-    while not wait(futures, timeout=RENEW_EVERY).done >= set(futures):
-        states.videos_renew(token=token, until=timezone.now() + JOB_LEASE)
-        keep_alive()
-    # Writes stay on this thread: one connection, one writer (SQLite wants that).
-    for video, future in zip(claimed, futures, strict=True):
-        try:
-            video_apply(video=video, fetched=future.result(), in_flight=in_flight)
-        except Exception:
-            log.exception("recording video %s failed", video.pk)
-    if any(video.status == Video.Status.UNCONFIRMED for video in claimed):
+    now = timezone.now()
+    if not states.video_sending(video.pk, token=token, now=now, until=now + services.SEND_LEASE):
+        video.refresh_from_db()
+        return video
+    video = Video.objects.select_related("parent").get(pk=video.pk)
+    return services.send_record(video, _send(video, client))
+
+
+def _send(video: Video, client: ProviderClient) -> services.Sent:
+    source_id = video.parent.provider_id if video.parent is not None else None
+    with priority(Priority.SEND):
+        return services.send_call(video, client=client, source_id=source_id)
+
+
+def _look(video: Video, client: ProviderClient) -> Fetched:
+    with priority(Priority.POLL):
+        return poll_fetch(video=video, client=client)
+
+
+def _archive(video: Video, client: ProviderClient, urgent: bool) -> Fetched:
+    with priority(Priority.URGENT if urgent else Priority.ARCHIVE):
+        return archive_fetch(video=video, client=client)
+
+
+def budget_has_room(in_flight: int) -> bool:
+    """Whether looking at every job in flight every `ROOM_GAP` seconds would use at
+    most half the key's budget: then looks may come sooner than their estimates."""
+    from videostudio.videos.timing import ROOM_GAP
+
+    return in_flight * 60.0 / ROOM_GAP <= settings.VIDEOSTUDIO_PROVIDER_RATE_PER_MINUTE / 2
+
+
+@dataclass
+class _Tracker:
+    client: ProviderClient
+    token: uuid.UUID
+    report: SweepReport
+    limits: dict[str, int]
+    running: dict[Future[Any], tuple[str, Video]] = field(default_factory=dict)
+    unconfirmed: bool = False
+
+    def busy(self, kind: str) -> int:
+        return sum(1 for k, _ in self.running.values() if k == kind)
+
+    def dispatch(self, pool: ThreadPoolExecutor, now: datetime) -> None:
+        free = self.limits["send"] - self.busy("send")
+        if free > 0:
+            for video in videos_claim_sends(now=now, limit=free, token=self.token):
+                self.running[pool.submit(_send, video, self.client)] = ("send", video)
+        free = self.limits["archive"] - self.busy("archive")
+        # Copies about to expire go now, beyond the usual number at once.
+        urgent = now + URGENT
+        if free > 0 or Video.objects.filter(
+            status=Status.COMPLETED, archived_at__isnull=True, next_poll_at__lte=now,
+            expires_at__lte=urgent,
+        ).filter(_free(now)).exists():  # fmt: skip
+            limit = max(free, 1)
+            for video in videos_claim_archives(now=now, limit=limit, token=self.token):
+                hurry = video.expires_at is not None and video.expires_at <= urgent
+                future = pool.submit(_archive, video, self.client, hurry)
+                self.running[future] = ("archive", video)
+        free = self.limits["poll"] - self.busy("poll")
+        if free > 0:
+            for video in videos_claim_due(now=now, limit=free, token=self.token):
+                self.unconfirmed |= video.status == Status.UNCONFIRMED
+                self.running[pool.submit(_look, video, self.client)] = ("poll", video)
+
+    def record(self, done: set[Future[Any]]) -> None:
+        room: bool | None = None
+        for future in done:
+            kind, video = self.running.pop(future)
+            try:
+                if kind == "send":
+                    services.send_record(video, future.result())
+                    self.report.sent += 1
+                    continue
+                if room is None:
+                    in_flight = Video.objects.filter(status__in=AT_PROVIDER).count()
+                    room = budget_has_room(in_flight)
+                video_apply(video=video, fetched=future.result(), room=room)
+                if kind == "poll":
+                    self.report.refreshed += 1
+                else:
+                    self.report.archived += 1
+            except Exception:
+                log.exception("recording video %s failed", video.pk)
+
+    def settle(self) -> None:
+        # Once every look of the pass is recorded: settling reads the jobs' costs.
+        if not self.unconfirmed or self.busy("poll"):
+            return
+        self.unconfirmed = False
         # Sends the provider never confirmed are settled from the points history:
         # one sync (usually one request) serves all of them.
         try:
-            log.info("settling unconfirmed sends: %s", points().settle_unconfirmed(client=client))
+            with priority(Priority.BACKGROUND):
+                log.info(
+                    "settling unconfirmed sends: %s",
+                    points().settle_unconfirmed(client=self.client),
+                )
         except Exception:
             log.exception("settling unconfirmed sends failed")
-    return len(claimed)
+
+
+def _next_due() -> datetime | None:
+    return Video.objects.aggregate(at=Min("next_poll_at"))["at"]
 
 
 def videos_sweep(
     *,
     client: ProviderClient,
     seconds: float,
-    concurrency: int = 8,
+    concurrency: int | None = None,
     sleep: Callable[[float], None] = time.sleep,
     handover: Callable[[], None] | None = None,
 ) -> SweepReport:
-    """Poll due jobs until nothing is in flight or `seconds` have passed.
+    """Send, look and archive until nothing is in flight or `seconds` have passed
+    (at least one pass: `seconds=0` claims once and records everything it claimed).
 
     Only one sweep runs at a time (a named lease); extra wake-ups return at once.
     When time runs out with work left, `handover` starts the next sweep.
@@ -127,18 +293,34 @@ def videos_sweep(
         return report
     report.ran = True
     deadline = time.monotonic() + seconds
-
-    def keep_alive() -> None:
-        lease_acquire(SWEEP_LEASE, token, SWEEPER_LEASE)
-
+    limits = {
+        "send": settings.VIDEOSTUDIO_SEND_CONCURRENCY,
+        "poll": concurrency or settings.VIDEOSTUDIO_SWEEP_CONCURRENCY,
+        "archive": settings.VIDEOSTUDIO_ARCHIVE_CONCURRENCY,
+    }
+    tracker = _Tracker(client=client, token=token, report=report, limits=limits)
+    renewed = time.monotonic()
+    began = timezone.now()
+    workers = sum(limits.values()) + limits["archive"]  # room for urgent archives
     try:
-        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="sweep") as pool:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tracker") as pool:
             while True:
                 report.passes += 1
-                report.refreshed += videos_sweep_once(
-                    client=client, pool=pool, batch=concurrency * 4, keep_alive=keep_alive
-                )
-                next_due = Video.objects.aggregate(at=Min("next_poll_at"))["at"]
+                # Out of time: only what was due when the sweep began is still taken on.
+                tracker.dispatch(pool, timezone.now() if time.monotonic() < deadline else began)
+                if tracker.running:
+                    done, _ = wait(tracker.running, timeout=TICK, return_when=FIRST_COMPLETED)
+                    tracker.record(done)
+                tracker.settle()
+                if time.monotonic() - renewed >= RENEW_EVERY:
+                    renewed = time.monotonic()
+                    # Slow calls (429 pauses, big downloads) must not outlive the leases.
+                    states.videos_renew(token=token, until=timezone.now() + JOB_LEASE)
+                    if not lease_acquire(SWEEP_LEASE, token, SWEEPER_LEASE):
+                        log.warning("the sweep lease was taken over; finishing what is out")
+                if tracker.running:
+                    continue
+                next_due = _next_due()
                 if next_due is None:
                     lease_release(SWEEP_LEASE, token)
                     # A job submitted between our last look and the release would have
@@ -158,6 +340,6 @@ def videos_sweep(
                     return report
                 if not lease_acquire(SWEEP_LEASE, token, SWEEPER_LEASE):
                     return report  # another sweep took over while this one was slow
-                sleep(min(max(due_in, 0.2), 1.0, left))
+                sleep(min(max(due_in, 0.2), TICK, left))
     finally:
         lease_release(SWEEP_LEASE, token)

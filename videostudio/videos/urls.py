@@ -13,6 +13,7 @@ urlpatterns = [
     path("videos/<int:pk>/", views.video_detail, name="detail"),
     path("videos/<int:pk>/edit/", views.video_edit, name="edit"),
     path("videos/<int:pk>/archive/", views.video_archive, name="archive"),
+    path("videos/<int:pk>/cancel/", views.video_cancel, name="cancel"),
     path("videos/<int:pk>/remix/", views.video_derive, {"kind": "remix"}, name="remix"),
     path("videos/<int:pk>/extend/", views.video_derive, {"kind": "extension"}, name="extend"),
     path("videos/<int:pk>/delete/", views.video_delete, name="delete"),

@@ -120,7 +120,7 @@ def video_new(request: HttpRequest) -> HttpResponse:
                 token=data.get("token"),
                 visibility=_visibility(data),
             ),
-            success="Sent. Your video is on its way.",
+            success="Queued. It is sent in a moment; this page follows its progress.",
             then=lambda video: reverse("videos:list"),
         )
         if done is not None:
@@ -161,20 +161,14 @@ def _sending(
     success: str,
     then: Callable[[Video], str],
 ) -> HttpResponse | None:
-    """Send a job from a valid form: the redirect onwards, or None with the reason on
-    the form. A send the provider never confirmed goes onwards too, with a warning:
-    the job exists here and is being settled, so sending it again could pay twice."""
+    """Queue a job from a valid form: the redirect onwards, or None with the reason on
+    the form. The provider is not called here: the tracker sends the job, and what
+    the provider says of it shows on its card."""
     try:
         video = send()
     except services.Refused as exc:
         form.add_error(None, str(exc))
         return None
-    except services.SubmitFailed as exc:
-        if exc.video.status != Video.Status.UNCONFIRMED:
-            form.add_error(None, exc.message)
-            return None
-        messages.warning(request, exc.message)
-        return _go(request, then(exc.video))
     messages.success(request, success)
     return _go(request, then(video))
 
@@ -246,7 +240,7 @@ def video_derive(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
                 if remix
                 else services.video_extend(seconds=data["seconds"], **options)
             ),
-            success=f"{'Remix' if remix else 'Extension'} sent. It is on its way.",
+            success=f"{'Remix' if remix else 'Extension'} queued. It is sent in a moment.",
             then=lambda video: video.get_absolute_url(),
         )
         if done is not None:
@@ -279,6 +273,19 @@ def video_archive(request: HttpRequest, pk: int) -> HttpResponse:
     video = get_object_or_404(Video.objects.visible_to(request.user), pk=pk)
     services.video_archive_retry(video=video, actor=request.user)
     messages.success(request, "Saving the files again; this page updates when it is done.")
+    return redirect(video)
+
+
+@login_required
+@require_POST
+def video_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    video = _editable(request, pk)
+    try:
+        services.video_cancel(video=video, actor=request.user)
+    except services.NotAllowed as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "Cancelled; nothing was spent.")
     return redirect(video)
 
 

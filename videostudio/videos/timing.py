@@ -34,11 +34,13 @@ log = logging.getLogger(__name__)
 MIN_GAP = 1.0  # seconds: never two looks at one job closer than this
 MARGIN = 0.75  # look this long after the estimated finish, so the job is done by then
 TIGHT = 2.0  # an estimate this certain (seconds) is looked at once, at its end
+# A look to refine a looser estimate is only worth it this far ahead of its end.
+REFINE_AHEAD = 5.0
 OVERDUE_GAP = 10.0  # at most this long between looks at a job past its estimate
 ROOM_GAP = 10.0  # with budget to spare, no job waits longer than this between looks
 # Before anything is known of a kind of job: how long one probably takes, how far off
 # that may be, and how long a job may queue before it starts.
-DEFAULT_DURATION = 60.0
+DEFAULT_DURATION = 50.0
 QUEUE_GUESS = 5.0
 # The learned average follows new jobs at this weight once it has a few samples.
 LEARN_WEIGHT = 0.2
@@ -83,21 +85,28 @@ def estimate_finish(
             spread = max(spread, learned.mean * 0.3)
         candidates.append(Estimate(sent_at + timedelta(seconds=learned.mean), spread))
     if last is not None and 0 < last.progress < 100:
-        if first is not None and last.progress > first.progress and last.at > first.at:
-            # The pace between two readings: off by at most one percent of rounding each.
-            per_percent = (last.at - first.at).total_seconds() / (last.progress - first.progress)
-            remaining = (100 - last.progress) * per_percent
-            uncertainty = remaining / (last.progress - first.progress) + 0.5
+        p = last.progress
+        gained = last.progress - first.progress if first is not None else 0
+        if first is not None and gained >= 2 and last.at > first.at:
+            # The pace between two readings. Each is rounded down to a whole percent,
+            # so the true pace and position differ by under one percent each: that
+            # bounds how far off the finish can be.
+            per_percent = (last.at - first.at).total_seconds() / gained
+            remaining = (100 - p) * per_percent
+            uncertainty = per_percent * (100 - p + gained) / (gained - 1) + 0.25
             candidates.append(Estimate(last.at + timedelta(seconds=remaining), uncertainty))
         else:
-            # Started no earlier than it was sent: this pace is the slowest it can be.
-            # Time spent queued makes it finish sooner than this, by up to:
+            # One reading: it started between its send and QUEUE_GUESS later, and is
+            # between p and p + 1 percent through, which bounds what is left.
             elapsed = max((last.at - sent_at).total_seconds(), 0.0)
-            remaining = elapsed * (100 - last.progress) / last.progress
-            early = QUEUE_GUESS * (100 - last.progress) / last.progress
-            finish = last.at + timedelta(seconds=remaining - early / 2)
-            candidates.append(Estimate(finish, early / 2 + remaining * 0.05 + 0.5))
+            most = elapsed * (100 - p) / p
+            least = max(elapsed - QUEUE_GUESS, 0.0) * (99 - p) / (p + 1)
+            middle = (most + least) / 2
+            candidates.append(
+                Estimate(last.at + timedelta(seconds=middle), (most - least) / 2 + 0.25)
+            )
     if not candidates:
+        # The first look, at a guess: 20 s in, soon enough for the quickest jobs.
         return Estimate(sent_at + timedelta(seconds=DEFAULT_DURATION), DEFAULT_DURATION * 0.6)
     return min(candidates, key=lambda estimate: estimate.uncertainty)
 
@@ -109,8 +118,11 @@ def next_look(estimate: Estimate, *, now: datetime, max_gap: float, room: bool =
     """
     until_finish = (estimate.finish - now).total_seconds()
     if until_finish + MARGIN > 0:
-        if estimate.tight:
-            wait = until_finish + MARGIN
+        if estimate.tight or until_finish - estimate.uncertainty < REFINE_AHEAD:
+            # Certain enough, or too close for another reading to teach much: look
+            # once, at the end. With room, a look just before and one just after beat
+            # one a little late.
+            wait = until_finish - MIN_GAP if room else until_finish + MARGIN
         else:
             # Read its progress again before the earliest it may finish: that reading
             # pins the finish down, and it may already be done.

@@ -72,6 +72,54 @@ def test_refused_while_sending_or_unconfirmed_and_unconfirmed_only_while_sending
     assert states.video_unconfirmed(other, next_poll_at=later) is (current == states.SUBMITTING)
 
 
+@pytest.mark.parametrize("current", ALL)
+def test_only_a_waiting_job_due_now_is_claimed_to_send_or_cancelled(
+    owner: Any, current: str
+) -> None:
+    now = timezone.now()
+    token = uuid.uuid4()
+    video = in_status(owner, current, next_poll_at=now - timedelta(seconds=1))
+    claimed = states.video_sending(video.pk, token=token, now=now, until=now + timedelta(minutes=5))
+    assert claimed is (current == states.WAITING)
+    video.refresh_from_db()
+    if claimed:
+        assert (video.status, video.lease_token, video.submitted_at) == (
+            states.SUBMITTING,
+            token,
+            now,
+        )
+        # The provider did not take it: back in the queue, its send start forgotten.
+        again = now + timedelta(seconds=8)
+        assert states.video_send_later(video, next_poll_at=again, reason="rate limited")
+        video.refresh_from_db()
+        assert (video.status, video.next_poll_at, video.lease_token) == (
+            states.WAITING,
+            again,
+            None,
+        )
+        assert video.submitted_at is None and video.poll_failures == 1
+        assert not states.video_sending(video.pk, token=token, now=now, until=again)  # not due
+    other = in_status(owner, current, client_token=uuid.uuid4(), reserved_points=300)
+    cancelled = states.video_cancelled(other)
+    other.refresh_from_db()
+    assert cancelled is (current == states.WAITING)
+    if cancelled:
+        assert (other.error_code, other.reserved_points, other.cost_source) == (
+            "cancelled",
+            0,
+            Video.Cost.NONE,
+        )
+        assert other.client_token is None and other.next_poll_at is None
+
+
+def test_a_send_put_back_needs_its_senders_lease(owner: Any) -> None:
+    video = in_status(owner, states.SUBMITTING, lease_token=uuid.uuid4())
+    stranger = Video.objects.get(pk=video.pk)
+    stranger.lease_token = uuid.uuid4()
+    assert not states.video_send_later(stranger, next_poll_at=timezone.now(), reason="x")
+    assert states.video_send_later(video, next_poll_at=timezone.now(), reason="x")
+
+
 def test_the_tracker_writes_only_under_its_own_lease(owner: Any) -> None:
     video = in_status(owner, states.IN_PROGRESS, lease_token=uuid.uuid4())
     stale = Video.objects.get(pk=video.pk)

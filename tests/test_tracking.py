@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -47,7 +48,7 @@ def test_sends_go_round_the_members_oldest_first_within_each(
     members = [get_user_model().objects.get_or_create(username=f"m{i}")[0] for i in range(5)]
     jobs = [waiting(members[i], f"{i}-{n}") for n, i in enumerate(queue)]
     order: list[Video] = []
-    for limit in batches + [len(jobs)]:
+    for limit in [*batches, len(jobs)]:
         left = list(Video.objects.filter(status=Video.Status.WAITING).order_by("pk"))
         turn = {
             v.pk: sum(1 for w in left if w.owner_id == v.owner_id and w.pk <= v.pk) for v in left
@@ -109,10 +110,10 @@ def test_two_senders_never_send_the_same_job(owner: Any) -> None:
     second = tracking.videos_claim_sends(now=now, limit=4)
     assert not {v.pk for v in first} & {v.pk for v in second}
     assert len(first) + len(second) == len(jobs)
-    assert not states.video_sending(first[0].pk, token=first[0].lease_token, now=now, until=now)
+    assert not states.video_sending(first[0].pk, token=uuid.uuid4(), now=now, until=now)
 
 
-# --- Looks, archives, and what goes first ----------------------------------------------------------
+# --- Looks, archives, and what goes first ------------------------------------------------
 
 
 class Delays(httpx.BaseTransport):
@@ -199,7 +200,7 @@ def test_a_copy_about_to_expire_is_archived_first_and_ahead_of_everything(
     assert [v.pk for v in tracking.videos_claim_archives(now=now, limit=1)] == [pressed.pk]
     Video.objects.update(lease_token=None, lease_until=None)
     tracking.videos_sweep(client=client, seconds=5)
-    by_job = {}
+    by_job: dict[str, set[Priority]] = {}
     for path, _, level in transport.log:
         if path.endswith("/content"):
             by_job.setdefault(path.split("/")[3], set()).add(level)

@@ -12,14 +12,46 @@ two mechanisms work together:
 The local classes here serve the threads of one process. The Redis ones in
 `ratelimit_redis` share one budget and one cooldown between processes (web and
 workers) behind the same methods.
+
+What a call is for sets its `Priority`: callers say so with `priority(...)` around
+their calls, and a limiter reads `request_priority` when it is asked for a turn.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from enum import IntEnum
 from typing import Protocol
+
+
+class Priority(IntEnum):
+    """Who goes first when the key's budget runs low (lower goes first)."""
+
+    URGENT = 0  # a download whose provider copy is about to expire
+    SEND = 1  # creating jobs (a member is waiting)
+    POLL = 2  # status reads
+    ARCHIVE = 3  # downloads
+    BACKGROUND = 4  # usage history, catalog sync, balance
+
+
+# What the calls made here are for; a thread starts with the default (contextvars
+# are not inherited by new threads), so a worker's threads say it themselves.
+request_priority: ContextVar[Priority] = ContextVar("request_priority", default=Priority.POLL)
+
+
+@contextlib.contextmanager
+def priority(level: Priority) -> Iterator[Priority]:
+    """Make the provider calls in the block with this priority:
+    `with priority(Priority.ARCHIVE): client.download_content(...)`."""
+    token = request_priority.set(level)
+    try:
+        yield level
+    finally:
+        request_priority.reset(token)
 
 
 class RateLimiter(Protocol):

@@ -17,14 +17,12 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.cache.backends.filebased import FileBasedCache
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.db import connection
 from django_q.models import OrmQ, Schedule
 
 from videostudio import env
-from videostudio.connection import CacheRateGate
 from videostudio.videos import tasks, tracking
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -167,35 +165,22 @@ def test_the_sweep_task_reports_what_it_did(monkeypatch: Any, provider: Any) -> 
     assert tasks.sweep() == "sent 0, looked at 0 and archived 0 jobs in 1 passes"
 
 
-def test_a_429_cooldown_is_shared_through_the_cache(tmp_path: Path) -> None:
-    # Two processes on one machine: two cache objects over the same folder.
-    key = f"test:cooldown:{uuid.uuid4().hex}"
-    web = FileBasedCache(str(tmp_path / "cache"), {})
-    worker = FileBasedCache(str(tmp_path / "cache"), {})
-    slept: list[float] = []
-
-    CacheRateGate(web, key=key).block_until(time.monotonic() + 30)
-    CacheRateGate(worker, key=key, sleep=slept.append).wait()
-    assert slept and 25 < slept[0] <= 30
-
-    other: list[float] = []
-    CacheRateGate(worker, key=f"{key}:other", sleep=other.append).wait()
-    assert other == []
-
-
-def test_the_apps_client_paces_itself_and_shares_its_cooldown(settings: Any) -> None:
+def test_the_apps_client_spends_the_one_budget_of_the_key(settings: Any) -> None:
     from videostudio.connection import build_client
-    from videostudio.provider.ratelimit import LocalRateLimiter
-    from videostudio.provider.ratelimit_redis import RedisRateGate, RedisRateLimiter
+    from videostudio.pacing.database import DatabaseBudget
+    from videostudio.pacing.redis import RedisBudget
 
+    settings.VIDEOSTUDIO_PROVIDER_RATE_PER_MINUTE = 300
+    settings.VIDEOSTUDIO_PROVIDER_BURST = 12
     settings.REDIS_URL = ""
     client = build_client()
-    assert isinstance(client._limiter, LocalRateLimiter)
-    assert isinstance(client._gate, CacheRateGate)
+    assert isinstance(client._limiter, DatabaseBudget)
+    assert client._gate is client._limiter
+    assert (client._limiter.rate_per_minute, client._limiter.burst) == (300, 12)
     settings.REDIS_URL = "redis://127.0.0.1:6379/0"
     client = build_client()
-    assert isinstance(client._limiter, RedisRateLimiter)
-    assert isinstance(client._gate, RedisRateGate)
+    assert isinstance(client._limiter, RedisBudget)
+    assert client._gate is client._limiter
 
 
 def _descendants(pid: int) -> set[int]:

@@ -7,68 +7,19 @@ with its own instance, agree about every job.
 
 from __future__ import annotations
 
-import logging
 import threading
-import time
-from collections.abc import Callable
 from typing import Any
 
 import httpx
 from django.conf import settings
-from django.core.cache import BaseCache, cache
 
+from videostudio.pacing.budget import Budget
+from videostudio.pacing.database import DatabaseBudget
+from videostudio.pacing.redis import RedisBudget, redis_from_url
 from videostudio.provider.client import ProviderClient
-from videostudio.provider.ratelimit import LocalRateGate, LocalRateLimiter
-from videostudio.provider.ratelimit_redis import RedisRateGate, RedisRateLimiter, redis_from_url
-
-log = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 _client: ProviderClient | None = None
-
-
-class CacheRateGate:
-    """The 429 cooldown shared by every process through Django's cache (the file
-    cache on one machine, Redis when scaled out): once the provider says "slow
-    down", nobody on the team uses the key until Retry-After has passed."""
-
-    def __init__(
-        self,
-        cache: BaseCache,
-        *,
-        key: str = "videostudio:provider:cooldown",
-        refresh: float = 0.5,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self._cache = cache
-        self._key = key
-        self._refresh = refresh
-        self._local = LocalRateGate(sleep=sleep)
-        self._checked = float("-inf")
-
-    def block_until(self, monotonic_deadline: float) -> None:
-        self._local.block_until(monotonic_deadline)
-        until = time.time() + (monotonic_deadline - time.monotonic())
-        try:
-            if until > float(self._cache.get(self._key) or 0):
-                self._cache.set(self._key, until, timeout=int(until - time.time()) + 5)
-        except Exception:  # the cache is a courtesy; the local gate still holds
-            log.warning("could not share the provider cooldown", exc_info=True)
-
-    def wait(self) -> None:
-        # Read the shared deadline at most every `refresh` seconds: cheap enough
-        # to ask before every call.
-        now = time.monotonic()
-        if now - self._checked >= self._refresh:
-            self._checked = now
-            try:
-                until = float(self._cache.get(self._key) or 0)
-            except Exception:
-                log.warning("could not read the provider cooldown", exc_info=True)
-                until = 0.0
-            if until > time.time():
-                self._local.block_until(now + until - time.time())
-        self._local.wait()
 
 
 DEMO_BASE_URL = "http://simulator.invalid/v1"
@@ -97,19 +48,19 @@ def build_client(*, transport: httpx.BaseTransport | None = None) -> ProviderCli
 
 
 def _pacing() -> dict[str, Any]:
-    """Keep the whole team under the key's request budget, and honour a 429 everywhere.
-
-    With Redis every process shares one budget and one cooldown; without it each
-    process paces itself and the cooldown is shared through the file cache.
-    """
-    rate = settings.VIDEOSTUDIO_PROVIDER_RATE_PER_MINUTE
+    """One request budget for the key, shared by every process on every host: in Redis
+    when there is one, else in the database. It paces calls (the limiter) and holds
+    everyone after a 429 (the gate)."""
+    options: dict[str, Any] = {
+        "rate_per_minute": settings.VIDEOSTUDIO_PROVIDER_RATE_PER_MINUTE,
+        "burst": settings.VIDEOSTUDIO_PROVIDER_BURST,
+    }
+    budget: Budget
     if settings.REDIS_URL:
-        redis = redis_from_url(settings.REDIS_URL)
-        return {
-            "limiter": RedisRateLimiter(redis, rate_per_minute=rate),
-            "gate": RedisRateGate(redis),
-        }
-    return {"limiter": LocalRateLimiter(rate), "gate": CacheRateGate(cache)}
+        budget = RedisBudget(redis_from_url(settings.REDIS_URL), **options)
+    else:
+        budget = DatabaseBudget(**options)
+    return {"limiter": budget, "gate": budget}
 
 
 def get_client() -> ProviderClient:

@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "django_q",
+    "videostudio.pacing",
     "videostudio.catalog",
     "videostudio.videos",
     "videostudio.gallery",
@@ -227,10 +228,16 @@ VIDEOSTUDIO_API_BASE = env_str("VIDEOSTUDIO_API_BASE", "https://api.poe.com/v1")
 VIDEOSTUDIO_DEMO = not VIDEOSTUDIO_API_KEY
 VIDEOSTUDIO_PROVIDER_TIMEOUT = env_float("VIDEOSTUDIO_PROVIDER_TIMEOUT", 30.0, minimum=1)
 VIDEOSTUDIO_PROVIDER_RETRIES = env_int("VIDEOSTUDIO_PROVIDER_RETRIES", 3, minimum=0)
-# The key allows about 500 requests a minute for the whole team; stay under it.
+# The key allows about 500 requests a minute for the whole team; stay under it. One
+# budget (a token bucket) is shared by every process: through Redis with REDIS_URL,
+# else through the database.
 VIDEOSTUDIO_PROVIDER_RATE_PER_MINUTE = env_int(
     "VIDEOSTUDIO_PROVIDER_RATE_PER_MINUTE", 450, minimum=1
 )
+# How many calls may go at once after a quiet spell. Any 60 s window then holds at most
+# rate + burst calls: 450 + 30 = 480, under a 500/min key whether the provider counts a
+# sliding window or a token bucket with a burst of 30 or more.
+VIDEOSTUDIO_PROVIDER_BURST = env_int("VIDEOSTUDIO_PROVIDER_BURST", 30, minimum=1)
 # How a reference image travels: "multipart" (file input_reference, every dialect)
 # or "json" (base64 input_image, Poe).
 VIDEOSTUDIO_IMAGE_UPLOAD = env_str("VIDEOSTUDIO_IMAGE_UPLOAD", "multipart")

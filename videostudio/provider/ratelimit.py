@@ -9,20 +9,49 @@ two mechanisms work together:
   (`RateGate`): when one call is told to back off, every other call made with
   that key must back off too, or the others keep the key throttled.
 
-The local classes here serve the threads of one process. The Redis ones in
-`ratelimit_redis` share one budget and one cooldown between processes (web and
-workers) behind the same methods.
+What a call is for sets its `Priority`: callers say so with `priority(...)` around
+their calls, and a limiter reads `request_priority` when it is asked for a turn.
+
+This module is plain Python, the protocols the client needs and its default gate
+(one process). The budget every process shares (`videostudio.pacing`) is both a
+limiter and a gate.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from contextvars import ContextVar
 from enum import IntEnum
 from typing import Protocol
+
+
+class Priority(IntEnum):
+    """Who goes first when the key's budget runs low (lower goes first)."""
+
+    URGENT = 0  # a download whose provider copy is about to expire
+    SEND = 1  # creating jobs (a member is waiting)
+    POLL = 2  # status reads
+    ARCHIVE = 3  # downloads
+    BACKGROUND = 4  # usage history, catalog sync, balance
+
+
+# What the calls made here are for; a thread starts with the default (contextvars
+# are not inherited by new threads), so a worker's threads say it themselves.
+request_priority: ContextVar[Priority] = ContextVar("request_priority", default=Priority.POLL)
+
+
+@contextlib.contextmanager
+def priority(level: Priority) -> Iterator[Priority]:
+    """Make the provider calls in the block with this priority:
+    `with priority(Priority.ARCHIVE): client.download_content(...)`."""
+    token = request_priority.set(level)
+    try:
+        yield level
+    finally:
+        request_priority.reset(token)
 
 
 class RateLimiter(Protocol):
@@ -79,79 +108,3 @@ class LocalRateGate:
             with self._lock:
                 if self._deadline <= deadline:
                     return
-
-
-def default_burst(rate_per_minute: int) -> int:
-    """About one second's worth of calls: enough for a page's handful of requests at once."""
-    return max(1, rate_per_minute // 60)
-
-
-class LocalRateLimiter:
-    """A thread-safe token bucket: `burst` calls at once, then `rate_per_minute` a minute.
-
-    Callers reserve a token even when none is left (the count goes negative) and
-    sleep until it is theirs: they leave in the order they came, with no polling.
-    In any 60 s window at most `rate_per_minute + burst` calls pass, so configure
-    the rate a little under the provider's limit.
-    """
-
-    def __init__(
-        self,
-        rate_per_minute: int,
-        *,
-        burst: int | None = None,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        if rate_per_minute < 1:
-            raise ValueError(f"rate_per_minute must be at least 1, not {rate_per_minute}")
-        self.rate_per_minute = rate_per_minute
-        self.burst = default_burst(rate_per_minute) if burst is None else burst
-        if self.burst < 1:
-            raise ValueError(f"burst must be at least 1, not {self.burst}")
-        self._per_second = rate_per_minute / 60.0
-        self._clock = clock
-        self._sleep = sleep
-        self._lock = threading.Lock()
-        self._tokens = float(self.burst)  # a fresh process may start at once
-        self._updated = clock()
-
-    def reserve(self) -> float:
-        """Take a token now; return how many seconds to wait before using it."""
-        with self._lock:
-            now = self._clock()
-            if now > self._updated:
-                refill = (now - self._updated) * self._per_second
-                self._tokens = min(float(self.burst), self._tokens + refill)
-                self._updated = now
-            self._tokens -= 1
-            return max(0.0, -self._tokens / self._per_second)
-
-    def acquire(self) -> None:
-        # Sleep outside the lock: the next caller can reserve the slot after ours meanwhile.
-        delay = self.reserve()
-        if delay > 0:
-            self._sleep(delay)
-
-
-class Priority(IntEnum):
-    """Who goes first when the budget is short (lower first)."""
-
-    URGENT = 0  # a download whose provider copy is about to expire
-    SEND = 1
-    POLL = 2
-    ARCHIVE = 3
-    BACKGROUND = 4
-
-
-request_priority: ContextVar[Priority] = ContextVar("request_priority", default=Priority.POLL)
-
-
-@contextmanager
-def priority(level: Priority) -> Iterator[None]:
-    """Calls made inside take their turn in the budget at `level`."""
-    token = request_priority.set(level)
-    try:
-        yield
-    finally:
-        request_priority.reset(token)

@@ -13,6 +13,7 @@ from videostudio.catalog.models import CatalogEntry
 from videostudio.provider.catalog import LANDSCAPE, PORTRAIT, ModelSpec
 from videostudio.provider.client import ProviderClient
 from videostudio.provider.errors import InvalidRequest, NotFound, ProviderError
+from videostudio.provider.ratelimit import Priority, priority
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,8 @@ def catalog_sync(*, client: ProviderClient) -> SyncReport:
     """
     report = SyncReport()
     try:
-        remote = client.list_models()
+        with priority(Priority.BACKGROUND):  # behind sends, looks and downloads
+            remote = client.list_models()
     except (NotFound, InvalidRequest):
         report.listed = False
         return report

@@ -12,6 +12,7 @@ from django_q.tasks import async_task
 
 from videostudio.provider.client import ProviderClient
 from videostudio.provider.errors import ProviderError
+from videostudio.provider.ratelimit import Priority, priority
 from videostudio.usage.models import BalanceSnapshot, UsagePolicy
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,8 @@ def credits_note_exhausted() -> None:
 def balance_refresh(*, client: ProviderClient) -> int | None:
     """Read and keep the balance; a positive one ends an out-of-points spell."""
     try:
-        points = client.current_balance()
+        with priority(Priority.BACKGROUND):  # behind sends, looks and downloads
+            points = client.current_balance()
     except ProviderError as exc:
         log.warning("could not read the team balance: %s", exc.error_type or exc.status)
         return None

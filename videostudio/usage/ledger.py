@@ -19,6 +19,7 @@ from django.utils import timezone
 from videostudio.catalog.models import CatalogEntry
 from videostudio.provider.client import ProviderClient
 from videostudio.provider.errors import InvalidRequest, ProviderError
+from videostudio.provider.ratelimit import Priority, priority
 from videostudio.provider.types import HistoryEntry
 from videostudio.usage import matching
 from videostudio.usage.models import LedgerEntry, UsagePolicy
@@ -171,7 +172,8 @@ def _walk(
     floor = stop - SETTLE_LAG if stop is not None else None
     for _ in range(max(pages, 0)):
         try:
-            page = client.points_history(limit=100, starting_after=cursor)
+            with priority(Priority.BACKGROUND):  # behind sends, looks and downloads
+                page = client.points_history(limit=100, starting_after=cursor)
         except InvalidRequest as exc:
             # The note's entry has left the provider's history: start afresh next time.
             report.error = exc.user_message

@@ -32,7 +32,7 @@ def progress(t: float, q: float, r: float) -> int:
 
 
 def follow(
-    q: float, r: float, *, learned: timing.Learned | None = None, room: bool = False
+    q: float, r: float, *, learned: timing.Learned | None = None, room: float | None = None
 ) -> tuple[int, float]:
     """Look at the model job as the tracker would: (looks taken, seconds noticed late)."""
     now = T0
@@ -84,18 +84,18 @@ def test_one_reading_brackets_the_true_finish(q: float, r: float, a: float) -> N
     finish=st.floats(-600, 3600),
     uncertainty=st.floats(0, 600),
     max_gap=st.floats(2, 600),
-    room=st.booleans(),
+    room=st.none() | st.floats(timing.PROGRESS_GAP, 300),
 )
 def test_the_next_look_is_never_too_soon_nor_too_late(
-    finish: float, uncertainty: float, max_gap: float, room: bool
+    finish: float, uncertainty: float, max_gap: float, room: float | None
 ) -> None:
     estimate = timing.Estimate(at(finish), uncertainty)
     look = timing.next_look(estimate, now=T0, max_gap=max_gap, room=room)
     wait = (look - T0).total_seconds()
     tick = 1e-6  # datetimes count whole microseconds
     assert timing.MIN_GAP - tick <= wait <= max(max_gap, timing.MIN_GAP) + tick
-    if room:
-        assert wait <= max(timing.ROOM_GAP, timing.MIN_GAP) + tick
+    if room is not None:
+        assert wait <= max(room, timing.MIN_GAP) + tick
 
 
 @settings(max_examples=300)
@@ -112,9 +112,9 @@ def test_a_job_is_followed_in_a_few_looks_and_noticed_within_seconds(q: float, r
 
 @given(q=queue, r=st.floats(min_value=18, max_value=300))
 def test_with_budget_to_spare_it_is_noticed_sooner(q: float, r: float) -> None:
-    looks, late = follow(q, r, room=True)
+    looks, late = follow(q, r, room=10.0)
     assert late <= timing.MIN_GAP + 1.0
-    assert looks <= 4 + r / timing.ROOM_GAP
+    assert looks <= 4 + r / 10.0
 
 
 @given(duration=st.floats(20, 300), noise=st.floats(0.9, 1.1))
@@ -133,7 +133,7 @@ def test_nothing_known_means_a_first_look_well_before_a_minute() -> None:
 def test_a_job_past_its_estimate_is_looked_at_again_soon() -> None:
     estimate = timing.Estimate(at(-8), 0.5)
     assert timing.next_look(estimate, now=T0, max_gap=60) == at(4)
-    assert timing.next_look(estimate, now=T0, max_gap=60, room=True) == at(timing.MIN_GAP)
+    assert timing.next_look(estimate, now=T0, max_gap=60, room=10.0) == at(timing.MIN_GAP)
     assert timing.next_look(timing.Estimate(at(-100), 1), now=T0, max_gap=60) == at(
         timing.OVERDUE_GAP
     )
@@ -161,3 +161,14 @@ def test_durations_are_learned_per_model_seconds_and_size(owner: Any) -> None:
     # A job without both ends teaches nothing.
     timing.duration_learn(Video(owner=owner, model="Sora-2", seconds=12, size="720x1280"))
     assert Duration.objects.count() == 3
+
+
+def test_room_to_look_sooner_shrinks_as_jobs_pile_up() -> None:
+    def gap(jobs: int) -> float | None:
+        return timing.room_gap(jobs, rate_per_minute=450, max_gap=60)
+
+    assert gap(0) == gap(1) == gap(2) == timing.PROGRESS_GAP  # progress moves on the page
+    assert gap(10) == pytest.approx(10 * 60 / (450 * timing.ROOM_SHARE))
+    assert gap(300) is None  # hundreds in flight: only what the estimates need
+    gaps = [gap(n) or 1e9 for n in range(1, 300)]
+    assert gaps == sorted(gaps)

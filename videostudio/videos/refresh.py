@@ -139,11 +139,11 @@ def _download_all(video: Video, client: ProviderClient) -> dict[str, Any]:
 
 
 def video_apply(
-    *, video: Video, fetched: Fetched, now: datetime | None = None, room: bool = False
+    *, video: Video, fetched: Fetched, now: datetime | None = None, room: float | None = None
 ) -> bool:
     """Write what `poll_fetch`, `archive_fetch` or `video_fetch` found. Returns False
-    if the lease was lost meanwhile. `room`: the request budget has room to spare,
-    so the next look may come sooner."""
+    if the lease was lost meanwhile. `room`: the request budget has room to look at
+    every job in flight this often (`timing.room_gap`), so the next look may come sooner."""
     now = now or timezone.now()
     if video.status == Video.Status.SUBMITTING:
         # The process sending it died mid-call (its lease ran out).
@@ -286,7 +286,7 @@ def _fields_after_error(video: Video, exc: ProviderError, now: datetime) -> dict
     return {"poll_failures": failures, "next_poll_at": now + timedelta(seconds=delay)}
 
 
-def schedule(video: Video, *, now: datetime, room: bool = False) -> dict[str, Any]:
+def schedule(video: Video, *, now: datetime, room: float | None = None) -> dict[str, Any]:
     """When to look at a job next (`next_poll_at`, None when nothing is left to do),
     and, while it is being made, when it will likely be done."""
     if video.status == Video.Status.FAILED:

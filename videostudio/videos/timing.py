@@ -37,7 +37,10 @@ TIGHT = 2.0  # an estimate this certain (seconds) is looked at once, at its end
 # A look to refine a looser estimate is only worth it this far ahead of its end.
 REFINE_AHEAD = 5.0
 OVERDUE_GAP = 10.0  # at most this long between looks at a job past its estimate
-ROOM_GAP = 10.0  # with budget to spare, no job waits longer than this between looks
+# Looks may use this share of the key's budget to come sooner than needed, but no
+# more often than every PROGRESS_GAP seconds per job.
+ROOM_SHARE = 0.3
+PROGRESS_GAP = 3.0
 # Before anything is known of a kind of job: how long one probably takes, how far off
 # that may be, and how long a job may queue before it starts.
 DEFAULT_DURATION = 50.0
@@ -111,10 +114,14 @@ def estimate_finish(
     return min(candidates, key=lambda estimate: estimate.uncertainty)
 
 
-def next_look(estimate: Estimate, *, now: datetime, max_gap: float, room: bool = False) -> datetime:
+def next_look(
+    estimate: Estimate, *, now: datetime, max_gap: float, room: float | None = None
+) -> datetime:
     """When to look at a job in flight again, given its estimated finish.
 
-    `room`: the budget has more than the polls need, so spend some on looking sooner.
+    `room`: the budget has more than the looks need, enough to look at every job in
+    flight this often (see `room_gap`): spend it on noticing the end sooner, and on
+    showing progress as it goes.
     """
     until_finish = (estimate.finish - now).total_seconds()
     if until_finish + MARGIN > 0:
@@ -122,19 +129,26 @@ def next_look(estimate: Estimate, *, now: datetime, max_gap: float, room: bool =
             # Certain enough, or too close for another reading to teach much: look
             # once, at the end. With room, a look just before and one just after beat
             # one a little late.
-            wait = until_finish - MIN_GAP if room else until_finish + MARGIN
+            wait = until_finish - MIN_GAP if room is not None else until_finish + MARGIN
         else:
             # Read its progress again before the earliest it may finish: that reading
             # pins the finish down, and it may already be done.
             wait = until_finish - estimate.uncertainty
-            if room:
+            if room is not None:
                 wait = min(wait, until_finish / 2)
     else:
         # Past its estimate and still running: the estimate was off; keep close.
         overdue = -until_finish
-        wait = MIN_GAP if room else min(max(overdue / 2, 2.0), OVERDUE_GAP)
-    limit = min(max_gap, ROOM_GAP) if room else max_gap
+        wait = MIN_GAP if room is not None else min(max(overdue / 2, 2.0), OVERDUE_GAP)
+    limit = min(max_gap, room) if room is not None else max_gap
     return now + timedelta(seconds=min(max(wait, MIN_GAP), limit))
+
+
+def room_gap(in_flight: int, *, rate_per_minute: float, max_gap: float) -> float | None:
+    """How often every job in flight could be looked at with `ROOM_SHARE` of the budget,
+    if that is well within the maximum gap; None when the budget has no such room."""
+    gap = max(PROGRESS_GAP, max(in_flight, 1) * 60.0 / (rate_per_minute * ROOM_SHARE))
+    return gap if gap <= max_gap / 2 else None
 
 
 # --- Learned durations --------------------------------------------------------------------

@@ -39,7 +39,7 @@ from django.utils import timezone
 
 from videostudio.provider.client import ProviderClient
 from videostudio.provider.ratelimit import Priority, priority
-from videostudio.videos import services, states
+from videostudio.videos import services, states, timing
 from videostudio.videos.leases import lease_acquire, lease_release
 from videostudio.videos.models import Lease, Video
 from videostudio.videos.points import points
@@ -189,14 +189,6 @@ def _archive(video: Video, client: ProviderClient, urgent: bool) -> Fetched:
         return archive_fetch(video=video, client=client)
 
 
-def budget_has_room(in_flight: int) -> bool:
-    """Whether looking at every job in flight every `ROOM_GAP` seconds would use at
-    most half the key's budget: then looks may come sooner than their estimates."""
-    from videostudio.videos.timing import ROOM_GAP
-
-    return in_flight * 60.0 / ROOM_GAP <= settings.VIDEOSTUDIO_PROVIDER_RATE_PER_MINUTE / 2
-
-
 @dataclass
 class _Tracker:
     client: ProviderClient
@@ -233,7 +225,8 @@ class _Tracker:
                 self.running[pool.submit(_look, video, self.client)] = ("poll", video)
 
     def record(self, done: set[Future[Any]]) -> None:
-        room: bool | None = None
+        room: float | None = None
+        measured = False
         for future in done:
             kind, video = self.running.pop(future)
             try:
@@ -241,9 +234,13 @@ class _Tracker:
                     services.send_record(video, future.result())
                     self.report.sent += 1
                     continue
-                if room is None:
-                    in_flight = Video.objects.filter(status__in=AT_PROVIDER).count()
-                    room = budget_has_room(in_flight)
+                if not measured:
+                    measured = True
+                    room = timing.room_gap(
+                        Video.objects.filter(status__in=AT_PROVIDER).count(),
+                        rate_per_minute=settings.VIDEOSTUDIO_PROVIDER_RATE_PER_MINUTE,
+                        max_gap=settings.VIDEOSTUDIO_POLL_MAX_SECONDS,
+                    )
                 video_apply(video=video, fetched=future.result(), room=room)
                 if kind == "poll":
                     self.report.refreshed += 1

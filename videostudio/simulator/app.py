@@ -8,7 +8,10 @@ Prompt markers, for demos and tests: `[fail]` makes the job fail when it would
 have completed; `[error:NNN]` answers HTTP NNN at once instead of creating a job
 (on create, remix and extension alike, and before anything is charged); `[slow]`
 makes and charges the job, then answers only after `slow_seconds` (a client that
-times out first never learns the job's id).
+times out first never learns the job's id). `[render:NN]` renders that job for NN
+seconds (47.5 allowed) instead of `render_seconds`; its queue time stays
+`queue_seconds`. The id carries the render time, so it holds for remixes and
+extensions too and every instance agrees on it.
 
 Rules beyond the docs, chosen to be permissive where Poe says nothing: a remix
 needs a Sora source that has not failed (it may still be rendering, or expired);
@@ -312,10 +315,11 @@ class Simulator:
         seconds: int,
         tint: int | None = None,
     ) -> jobs.Job:
+        render = validation.render_seconds(prompt)
         return jobs.new_job(
             now=self.clock(),
             queue_seconds=self.queue_seconds,
-            render_seconds=self.render_seconds,
+            render_seconds=self.render_seconds if render is None else render,
             expire_seconds=self.expire_seconds,
             model=model,
             size=size,

@@ -28,6 +28,7 @@ import httpx
 from videostudio.provider.errors import (
     ConnectionLost,
     DownloadIncomplete,
+    ListUnsupported,
     ProtocolError,
     ProviderError,
     ProviderServerError,
@@ -37,7 +38,7 @@ from videostudio.provider.errors import (
     error_from_response,
 )
 from videostudio.provider.ratelimit import LocalRateGate, RateGate, RateLimiter
-from videostudio.provider.types import Download, HistoryPage, RemoteModel, RemoteVideo
+from videostudio.provider.types import Download, HistoryPage, RemoteModel, RemoteVideo, VideoPage
 
 logger = logging.getLogger(__name__)
 
@@ -155,6 +156,24 @@ class ProviderClient:
             body["seconds"] = int(seconds)
         return self._call("POST", "videos/extensions", _video, idempotent=False, json=body)
 
+    def list_videos(self, *, limit: int = 100, after: str | None = None) -> VideoPage:
+        """One page of the key's videos, newest first; pass `page.last_id` as `after` next.
+
+        Poe documents no list: a provider without one answers 404 (or 405), which
+        raises `ListUnsupported` so the caller can fall back to polling each job.
+        """
+        params: dict[str, str | int] = {"limit": min(100, max(1, limit))}
+        if after:
+            params["after"] = after
+        return self._call(
+            "GET",
+            "videos",
+            lambda response: VideoPage.from_json(_json_object(response)),
+            idempotent=True,
+            refusal=_list_unsupported,
+            params=params,
+        )
+
     def download_content(
         self, video_id: str, dest: Path, *, variant: str | None = None
     ) -> Download:
@@ -205,8 +224,11 @@ class ProviderClient:
         handle: Callable[[httpx.Response], T],
         *,
         idempotent: bool,
+        refusal: Callable[[ProviderError], ProviderError] | None = None,
         **request: Any,
     ) -> T:
+        """`refusal` says what an error means for this call (a list's 404: no list
+        endpoint), before the rules below decide on a retry."""
         attempt = 0
         while True:
             self._gate.wait()
@@ -214,7 +236,8 @@ class ProviderClient:
                 self._limiter.acquire()
             try:
                 return self._attempt(method, url, handle, request)
-            except ProviderError as error:
+            except ProviderError as caught:
+                error = caught if refusal is None else refusal(caught)
                 refused = (error.status is not None and 400 <= error.status < 500) or (
                     _provider_said_failed(error)
                 )
@@ -234,7 +257,9 @@ class ProviderClient:
                 elif retry:
                     self._sleep(self._delay(error, attempt))
                 if not retry:
-                    raise
+                    if error is caught:
+                        raise
+                    raise error from caught
                 logger.info("retrying %s %s after %s (attempt %d)", method, url, error, attempt + 1)
                 attempt += 1
 
@@ -385,6 +410,15 @@ def _fsync_directory(directory: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def _list_unsupported(error: ProviderError) -> ProviderError:
+    # 404: no such endpoint (Poe); 405: the path exists for POST only (some relays).
+    if error.status in (404, 405):
+        return ListUnsupported(
+            error.message, status=error.status, code=error.code, error_type=error.error_type
+        )
+    return error
 
 
 def _provider_said_failed(error: ProviderError) -> bool:

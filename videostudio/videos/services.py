@@ -187,8 +187,11 @@ def _reference(video: Video) -> tuple[str, bytes, str] | None:
     return name, data, mimetypes.guess_type(name)[0] or "image/jpeg"
 
 
-def send_record(video: Video, sent: Sent, *, now: datetime | None = None) -> Video:
-    """Record what came of a send (the job is SUBMITTING, under the sender's lease)."""
+def send_record(
+    video: Video, sent: Sent, *, now: datetime | None = None, room: float | None = None
+) -> Video:
+    """Record what came of a send (the job is SUBMITTING, under the sender's lease).
+    `room`: how often the budget allows looking at it (`timing.room_gap`)."""
     now = now or timezone.now()
     exc = sent.error
     if exc is None:
@@ -197,7 +200,7 @@ def send_record(video: Video, sent: Sent, *, now: datetime | None = None) -> Vid
         fields = fields_from_remote(video, remote, now=now)
         fields.update(provider_id=remote.id, poll_failures=0)
         sent_video = merged(video, fields)
-        fields.update(schedule(sent_video, now=now))
+        fields.update(schedule(sent_video, now=now, room=room))
         if (
             states.video_sent(video, fields=fields)
             and video.kind == Video.Kind.REMIX

@@ -225,22 +225,18 @@ class _Tracker:
                 self.running[pool.submit(_look, video, self.client)] = ("poll", video)
 
     def record(self, done: set[Future[Any]]) -> None:
-        room: float | None = None
-        measured = False
+        room = timing.room_gap(
+            Video.objects.filter(status__in=AT_PROVIDER).count(),
+            rate_per_minute=settings.VIDEOSTUDIO_PROVIDER_RATE_PER_MINUTE,
+            max_gap=settings.VIDEOSTUDIO_POLL_MAX_SECONDS,
+        )
         for future in done:
             kind, video = self.running.pop(future)
             try:
                 if kind == "send":
-                    services.send_record(video, future.result())
+                    services.send_record(video, future.result(), room=room)
                     self.report.sent += 1
                     continue
-                if not measured:
-                    measured = True
-                    room = timing.room_gap(
-                        Video.objects.filter(status__in=AT_PROVIDER).count(),
-                        rate_per_minute=settings.VIDEOSTUDIO_PROVIDER_RATE_PER_MINUTE,
-                        max_gap=settings.VIDEOSTUDIO_POLL_MAX_SECONDS,
-                    )
                 video_apply(video=video, fetched=future.result(), room=room)
                 if kind == "poll":
                     self.report.refreshed += 1

@@ -226,3 +226,53 @@ def test_a_job_in_flight_is_never_left_longer_than_the_maximum_gap(
         tracking.videos_sweep(client=client, seconds=0)
         video.refresh_from_db()
     assert video.status == Video.Status.IN_PROGRESS and video.estimated_finish_at
+
+
+# --- Where the provider lists videos ------------------------------------------------------
+
+
+def test_one_list_request_refreshes_every_job_it_shows(
+    owner: Any, tmp_path: Any, clock: FakeClock
+) -> None:
+    simulator = Simulator(
+        clock=clock, queue_seconds=2, render_seconds=10, cache_dir=tmp_path, fps=4,
+        list_endpoint=True, dialect="openai",
+    )  # fmt: skip
+    transport = Delays(simulator.transport(), {})
+    client = ProviderClient(base_url="http://sim.test/v1", api_key="k", transport=transport)
+    jobs = sent_jobs(owner, client, 5)
+    clock.advance(6)
+    due, later = jobs[:2], jobs[2:]
+    Video.objects.filter(pk__in=[v.pk for v in due]).update(next_poll_at=timezone.now())
+    Video.objects.filter(pk__in=[v.pk for v in later]).update(
+        next_poll_at=timezone.now() + timedelta(seconds=40)
+    )
+    transport.log.clear()
+    tracking.videos_sweep(client=client, seconds=0)
+    paths = [path for path, _, _ in transport.log]
+    assert paths == ["/v1/videos"]  # one request, no look at any single job
+    for video in jobs:
+        video.refresh_from_db()
+        assert video.status == Video.Status.IN_PROGRESS and video.progress_at
+        assert video.lease_token is None
+    # Jobs that were not due yet were refreshed too, and rescheduled from what it said.
+    assert all(
+        v.next_poll_at and v.next_poll_at < timezone.now() + timedelta(seconds=40) for v in later
+    )
+
+
+def test_without_a_list_each_job_is_looked_at_and_the_list_is_not_asked_again(
+    owner: Any, simulator: Simulator, clock: FakeClock
+) -> None:
+    transport = Delays(simulator.transport(), {})
+    client = ProviderClient(base_url="http://sim.test/v1", api_key="k", transport=transport)
+    jobs = sent_jobs(owner, client, 3)
+    for _ in range(2):
+        clock.advance(4)
+        Video.objects.update(next_poll_at=timezone.now())
+        transport.log.clear()
+        tracking.videos_sweep(client=client, seconds=0)
+        looks = sorted(path for path, _, _ in transport.log if path != "/v1/videos")
+        assert looks == sorted(f"/v1/videos/{v.provider_id}" for v in jobs)
+        asked = [path for path, _, _ in transport.log if path == "/v1/videos"]
+        assert len(asked) == (1 if _ == 0 else 0)  # asked once, then remembered

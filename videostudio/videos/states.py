@@ -248,10 +248,14 @@ def video_archive_retry(video: Video) -> bool:
     )
 
 
-def videos_claim(pks: Iterable[int], *, token: uuid.UUID, now: datetime, until: datetime) -> int:
-    """Take the lease of due jobs nobody holds (or whose holder's lease ran out)."""
+def videos_claim(
+    pks: Iterable[int], *, token: uuid.UUID, now: datetime, until: datetime, due: bool = True
+) -> int:
+    """Take the lease of due jobs (any in flight, with `due=False`) nobody holds (or
+    whose holder's lease ran out)."""
     free = Q(lease_until__isnull=True) | Q(lease_until__lt=now)
-    return Video.objects.filter(free, pk__in=list(pks), next_poll_at__lte=now).update(
+    when = Q(next_poll_at__lte=now) if due else Q(next_poll_at__isnull=False)
+    return Video.objects.filter(free, when, pk__in=list(pks)).update(
         lease_token=token, lease_until=until
     )
 

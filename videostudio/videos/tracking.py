@@ -24,6 +24,7 @@ records each answer as soon as it arrives (one database writer, as SQLite wants)
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -31,6 +32,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from django.conf import settings
 from django.db.models import Count, F, Min, Q, Window
@@ -38,7 +40,9 @@ from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from videostudio.provider.client import ProviderClient
+from videostudio.provider.errors import ListUnsupported, ProviderError
 from videostudio.provider.ratelimit import Priority, priority
+from videostudio.provider.types import RemoteVideo
 from videostudio.videos import services, states, timing
 from videostudio.videos.leases import lease_acquire, lease_release
 from videostudio.videos.models import Lease, Video
@@ -59,6 +63,10 @@ SCHEDULE_SLACK = 30.0
 TICK = 0.5
 # A provider copy that expires within this is archived ahead of everything.
 URGENT = timedelta(minutes=15)
+# Where the provider lists videos (OpenAI's GET /videos), one request refreshes up
+# to a page of jobs; at most this many pages a round. Without a list, ask again later.
+LIST_PAGES = 3
+LIST_RECHECK = 3600.0
 
 Status = Video.Status
 LOOKED_AT = (
@@ -184,6 +192,54 @@ def _look(video: Video, client: ProviderClient) -> Fetched:
         return poll_fetch(video=video, client=client)
 
 
+class Listing:
+    """Whether this provider lists videos: unknown until asked, then remembered (a
+    provider without a list is asked again after `LIST_RECHECK` seconds)."""
+
+    def __init__(self) -> None:
+        self._absent_until = float("-inf")
+
+    @property
+    def worth_asking(self) -> bool:
+        return time.monotonic() >= self._absent_until
+
+    def absent(self) -> None:
+        self._absent_until = time.monotonic() + LIST_RECHECK
+
+
+# One per client (each is one provider endpoint), for as long as the client lives.
+_LISTINGS: WeakKeyDictionary[ProviderClient, Listing] = WeakKeyDictionary()
+_listings_lock = threading.Lock()
+
+
+def listing(client: ProviderClient) -> Listing:
+    with _listings_lock:
+        return _LISTINGS.setdefault(client, Listing())
+
+
+def _list(ids: set[str], client: ProviderClient) -> dict[str, RemoteVideo] | None:
+    """The listed state of as many of `ids` as a few pages hold; None without a list."""
+    found: dict[str, RemoteVideo] = {}
+    after = None
+    try:
+        with priority(Priority.POLL):
+            for _ in range(LIST_PAGES):
+                page = client.list_videos(limit=100, after=after)
+                found.update((remote.id, remote) for remote in page.data)
+                if not page.has_more or ids <= found.keys():
+                    break
+                after = page.last_id
+    except ListUnsupported:
+        log.info("the provider lists no videos: looking at each job on its own")
+        listing(client).absent()
+        return None
+    except ProviderError as exc:
+        if not found:
+            log.warning("listing videos failed (%s): looking at each job on its own", exc)
+            return None
+    return found
+
+
 def _archive(video: Video, client: ProviderClient, urgent: bool) -> Fetched:
     with priority(Priority.URGENT if urgent else Priority.ARCHIVE):
         return archive_fetch(video=video, client=client)
@@ -197,6 +253,7 @@ class _Tracker:
     limits: dict[str, int]
     running: dict[Future[Any], tuple[str, Video]] = field(default_factory=dict)
     unconfirmed: bool = False
+    listed: list[Video] = field(default_factory=list)
 
     def busy(self, kind: str) -> int:
         return sum(1 for k, _ in self.running.values() if k == kind)
@@ -218,13 +275,51 @@ class _Tracker:
                 hurry = video.expires_at is not None and video.expires_at <= urgent
                 future = pool.submit(_archive, video, self.client, hurry)
                 self.running[future] = ("archive", video)
+        if listing(self.client).worth_asking and not self.busy("list"):
+            self.dispatch_list(pool, now)
         free = self.limits["poll"] - self.busy("poll")
         if free > 0:
             for video in videos_claim_due(now=now, limit=free, token=self.token):
-                self.unconfirmed |= video.status == Status.UNCONFIRMED
-                self.running[pool.submit(_look, video, self.client)] = ("poll", video)
+                self.look(pool, video)
 
-    def record(self, done: set[Future[Any]]) -> None:
+    def look(self, pool: ThreadPoolExecutor, video: Video) -> None:
+        self.unconfirmed |= video.status == Status.UNCONFIRMED
+        self.running[pool.submit(_look, video, self.client)] = ("poll", video)
+
+    def dispatch_list(self, pool: ThreadPoolExecutor, now: datetime) -> None:
+        """One list request for every job due a look, and any other in flight it shows."""
+        due = videos_claim_due(now=now, limit=100 * LIST_PAGES, token=self.token)
+        if not due:
+            return
+        self.listed = due
+        ids = {str(v.provider_id) for v in due if v.provider_id}
+        self.running[pool.submit(_list, ids, self.client)] = ("list", due[0])
+
+    def record_list(
+        self, pool: ThreadPoolExecutor, found: dict[str, RemoteVideo] | None, room: float | None
+    ) -> None:
+        listed, self.listed = self.listed, []
+        for video in listed:
+            remote = (found or {}).get(str(video.provider_id))
+            if remote is None:
+                self.look(pool, video)  # not listed (or no list): its own look
+                continue
+            video_apply(video=video, fetched=Fetched(remote=remote), room=room)
+            self.report.refreshed += 1
+        # Jobs not due yet that the list showed anyway: their news costs nothing more.
+        if not found:
+            return
+        now = timezone.now()
+        seen = Video.objects.filter(status__in=LOOKED_AT, provider_id__in=list(found)).filter(
+            _free(now)
+        )
+        ids = list(seen.values_list("pk", flat=True)[: 100 * LIST_PAGES])
+        states.videos_claim(ids, token=self.token, now=now, until=now + JOB_LEASE, due=False)
+        for video in Video.objects.filter(pk__in=ids, lease_token=self.token):
+            remote = found[str(video.provider_id)]
+            video_apply(video=video, fetched=Fetched(remote=remote), room=room)
+
+    def record(self, pool: ThreadPoolExecutor, done: set[Future[Any]]) -> None:
         room = timing.room_gap(
             Video.objects.filter(status__in=AT_PROVIDER).count(),
             rate_per_minute=settings.VIDEOSTUDIO_PROVIDER_RATE_PER_MINUTE,
@@ -236,6 +331,9 @@ class _Tracker:
                 if kind == "send":
                     services.send_record(video, future.result(), room=room)
                     self.report.sent += 1
+                    continue
+                if kind == "list":
+                    self.record_list(pool, future.result(), room)
                     continue
                 video_apply(video=video, fetched=future.result(), room=room)
                 if kind == "poll":
@@ -303,7 +401,7 @@ def videos_sweep(
                 tracker.dispatch(pool, timezone.now() if time.monotonic() < deadline else began)
                 if tracker.running:
                     done, _ = wait(tracker.running, timeout=TICK, return_when=FIRST_COMPLETED)
-                    tracker.record(done)
+                    tracker.record(pool, done)
                 tracker.settle()
                 if time.monotonic() - renewed >= RENEW_EVERY:
                     renewed = time.monotonic()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from typing import Any
@@ -43,3 +44,31 @@ def sent(video: Any, client: Any) -> Any:
     from videostudio.videos import tracking
 
     return tracking.video_send_now(video=video, client=client)
+
+
+PASSWORD = "correct horse battery staple"  # conftest.make_user's
+_TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+
+
+class Browser:
+    """One member's browser: cookies, CSRF tokens read from the pages, no redirects."""
+
+    def __init__(self, base_url: str, username: str, password: str = PASSWORD) -> None:
+        self.http = httpx.Client(base_url=base_url, timeout=60)
+        response = self.post("/accounts/login/", {"username": username, "password": password})
+        assert response.status_code == 302, response.text[:500]
+
+    def post(self, path: str, data: dict[str, str], form_page: str | None = None) -> httpx.Response:
+        page = self.http.get(form_page or path)
+        token = _TOKEN.search(page.text)
+        assert token is not None, f"no form on {form_page or path}"
+        return self.http.post(path, data={**data, "csrfmiddlewaretoken": token.group(1)})
+
+    def send(self, prompt: str) -> httpx.Response:
+        form = {"model": "Sora-2", "prompt": prompt, "seconds": "4", "size": "720x1280"}
+        return self.post("/videos/new/", form)
+
+    def get(self, path: str, **params: str) -> str:
+        response = self.http.get(path, params=params)
+        assert response.status_code == 200, response.text[:500]
+        return response.text

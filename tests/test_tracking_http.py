@@ -63,7 +63,9 @@ def members_send(live_server: Any, jobs_each: int, names: tuple[str, ...]) -> li
             with lock:
                 answers.append(code)
 
-    threads = [threading.Thread(target=act, args=(b, n)) for b, n in zip(browsers, names)]
+    threads = [
+        threading.Thread(target=act, args=(b, n)) for b, n in zip(browsers, names, strict=True)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:

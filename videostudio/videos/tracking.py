@@ -31,10 +31,11 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
 from django.conf import settings
+from django.db import connections
 from django.db.models import Count, F, Min, Q, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
@@ -50,6 +51,7 @@ from videostudio.videos.points import points
 from videostudio.videos.refresh import Fetched, archive_fetch, poll_fetch, video_apply
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SWEEP_LEASE = "sweep"
 # Longer than one look could take, short enough that a crashed tracker's jobs are
@@ -178,18 +180,32 @@ def video_send_now(*, video: Video, client: ProviderClient) -> Video:
         video.refresh_from_db()
         return video
     video = Video.objects.select_related("parent").get(pk=video.pk)
-    return services.send_record(video, _send(video, client))
+    source_id = video.parent.provider_id if video.parent is not None else None
+    with priority(Priority.SEND):
+        sent = services.send_call(video, client=client, source_id=source_id)
+    return services.send_record(video, sent)
+
+
+def _in_thread(level: Priority, work: Callable[[], T]) -> T:
+    """Run one provider task on a tracker thread at its budget priority. A budget kept
+    in the database opened a connection on this thread: closed before the thread
+    goes back to the pool, so none outlives the sweep."""
+    try:
+        with priority(level):
+            return work()
+    finally:
+        connections.close_all()
 
 
 def _send(video: Video, client: ProviderClient) -> services.Sent:
     source_id = video.parent.provider_id if video.parent is not None else None
-    with priority(Priority.SEND):
-        return services.send_call(video, client=client, source_id=source_id)
+    return _in_thread(
+        Priority.SEND, lambda: services.send_call(video, client=client, source_id=source_id)
+    )
 
 
 def _look(video: Video, client: ProviderClient) -> Fetched:
-    with priority(Priority.POLL):
-        return poll_fetch(video=video, client=client)
+    return _in_thread(Priority.POLL, lambda: poll_fetch(video=video, client=client))
 
 
 class Listing:
@@ -220,15 +236,18 @@ def listing(client: ProviderClient) -> Listing:
 def _list(ids: set[str], client: ProviderClient) -> dict[str, RemoteVideo] | None:
     """The listed state of as many of `ids` as a few pages hold; None without a list."""
     found: dict[str, RemoteVideo] = {}
-    after = None
+
+    def pages() -> None:
+        after = None
+        for _ in range(LIST_PAGES):
+            page = client.list_videos(limit=100, after=after)
+            found.update((remote.id, remote) for remote in page.data)
+            if not page.has_more or ids <= found.keys():
+                break
+            after = page.last_id
+
     try:
-        with priority(Priority.POLL):
-            for _ in range(LIST_PAGES):
-                page = client.list_videos(limit=100, after=after)
-                found.update((remote.id, remote) for remote in page.data)
-                if not page.has_more or ids <= found.keys():
-                    break
-                after = page.last_id
+        _in_thread(Priority.POLL, pages)
     except ListUnsupported:
         log.info("the provider lists no videos: looking at each job on its own")
         listing(client).absent()
@@ -241,8 +260,8 @@ def _list(ids: set[str], client: ProviderClient) -> dict[str, RemoteVideo] | Non
 
 
 def _archive(video: Video, client: ProviderClient, urgent: bool) -> Fetched:
-    with priority(Priority.URGENT if urgent else Priority.ARCHIVE):
-        return archive_fetch(video=video, client=client)
+    level = Priority.URGENT if urgent else Priority.ARCHIVE
+    return _in_thread(level, lambda: archive_fetch(video=video, client=client))
 
 
 @dataclass

@@ -214,12 +214,14 @@ class Listing:
 
     def __init__(self) -> None:
         self._absent_until = float("-inf")
+        self.known = False  # it answered a list once
 
     @property
     def worth_asking(self) -> bool:
         return time.monotonic() >= self._absent_until
 
     def absent(self) -> None:
+        self.known = False
         self._absent_until = time.monotonic() + LIST_RECHECK
 
 
@@ -256,6 +258,7 @@ def _list(ids: set[str], client: ProviderClient) -> dict[str, RemoteVideo] | Non
         if not found:
             log.warning("listing videos failed (%s): looking at each job on its own", exc)
             return None
+    listing(client).known = True
     return found
 
 
@@ -273,6 +276,8 @@ class _Tracker:
     running: dict[Future[Any], tuple[str, Video]] = field(default_factory=dict)
     unconfirmed: bool = False
     listed: list[Video] = field(default_factory=list)
+    # Claimed jobs the list did not show, waiting for a look of their own.
+    backlog: list[Video] = field(default_factory=list)
 
     def busy(self, kind: str) -> int:
         return sum(1 for k, _ in self.running.values() if k == kind)
@@ -297,6 +302,9 @@ class _Tracker:
         if listing(self.client).worth_asking and not self.busy("list"):
             self.dispatch_list(pool, now)
         free = self.limits["poll"] - self.busy("poll")
+        while free > 0 and self.backlog:
+            self.look(pool, self.backlog.pop(0))
+            free -= 1
         if free > 0:
             for video in videos_claim_due(now=now, limit=free, token=self.token):
                 self.look(pool, video)
@@ -306,22 +314,25 @@ class _Tracker:
         self.running[pool.submit(_look, video, self.client)] = ("poll", video)
 
     def dispatch_list(self, pool: ThreadPoolExecutor, now: datetime) -> None:
-        """One list request for every job due a look, and any other in flight it shows."""
-        due = videos_claim_due(now=now, limit=100 * LIST_PAGES, token=self.token)
+        """One list request for every job due a look, and any other in flight it shows.
+        Until the provider has answered a list, only a few ride on the question."""
+        if listing(self.client).known:
+            limit = 100 * LIST_PAGES
+        else:
+            limit = self.limits["poll"] - self.busy("poll")
+        due = videos_claim_due(now=now, limit=limit, token=self.token) if limit > 0 else []
         if not due:
             return
         self.listed = due
         ids = {str(v.provider_id) for v in due if v.provider_id}
         self.running[pool.submit(_list, ids, self.client)] = ("list", due[0])
 
-    def record_list(
-        self, pool: ThreadPoolExecutor, found: dict[str, RemoteVideo] | None, room: float | None
-    ) -> None:
+    def record_list(self, found: dict[str, RemoteVideo] | None, room: float | None) -> None:
         listed, self.listed = self.listed, []
         for video in listed:
             remote = (found or {}).get(str(video.provider_id))
             if remote is None:
-                self.look(pool, video)  # not listed (or no list): its own look
+                self.backlog.append(video)  # not listed (or no list): a look of its own
                 continue
             video_apply(video=video, fetched=Fetched(remote=remote), room=room)
             self.report.refreshed += 1
@@ -338,7 +349,7 @@ class _Tracker:
             remote = found[str(video.provider_id)]
             video_apply(video=video, fetched=Fetched(remote=remote), room=room)
 
-    def record(self, pool: ThreadPoolExecutor, done: set[Future[Any]]) -> None:
+    def record(self, done: set[Future[Any]]) -> None:
         room = timing.room_gap(
             Video.objects.filter(status__in=AT_PROVIDER).count(),
             rate_per_minute=settings.VIDEOSTUDIO_PROVIDER_RATE_PER_MINUTE,
@@ -352,7 +363,7 @@ class _Tracker:
                     self.report.sent += 1
                     continue
                 if kind == "list":
-                    self.record_list(pool, future.result(), room)
+                    self.record_list(future.result(), room)
                     continue
                 video_apply(video=video, fetched=future.result(), room=room)
                 if kind == "poll":
@@ -420,7 +431,7 @@ def videos_sweep(
                 tracker.dispatch(pool, timezone.now() if time.monotonic() < deadline else began)
                 if tracker.running:
                     done, _ = wait(tracker.running, timeout=TICK, return_when=FIRST_COMPLETED)
-                    tracker.record(pool, done)
+                    tracker.record(done)
                 tracker.settle()
                 if time.monotonic() - renewed >= RENEW_EVERY:
                     renewed = time.monotonic()
@@ -428,7 +439,7 @@ def videos_sweep(
                     states.videos_renew(token=token, until=timezone.now() + JOB_LEASE)
                     if not lease_acquire(SWEEP_LEASE, token, SWEEPER_LEASE):
                         log.warning("the sweep lease was taken over; finishing what is out")
-                if tracker.running:
+                if tracker.running or tracker.backlog:
                     continue
                 next_due = _next_due()
                 if next_due is None:

@@ -276,3 +276,20 @@ def test_without_a_list_each_job_is_looked_at_and_the_list_is_not_asked_again(
         assert looks == sorted(f"/v1/videos/{v.provider_id}" for v in jobs)
         asked = [path for path, _, _ in transport.log if path == "/v1/videos"]
         assert len(asked) == (1 if _ == 0 else 0)  # asked once, then remembered
+
+
+def test_a_job_whose_reference_image_is_gone_fails_with_a_reason_and_costs_nothing(
+    owner: Any, provider: ProviderClient
+) -> None:
+    from django.core.files.base import ContentFile
+
+    from .helpers import sent
+
+    video = waiting(owner, "from a photo")
+    video.reference_image.save("reference.jpg", ContentFile(b"not really"), save=True)
+    video.reference_image.storage.delete(str(video.reference_image.name))
+    video = sent(video, provider)
+    assert (video.status, video.error_code, video.cost_source) == (
+        Video.Status.FAILED, "not_sent", Video.Cost.NONE,
+    )  # fmt: skip
+    assert "reference image" in video.error_message and "no points" in video.error_message

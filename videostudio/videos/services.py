@@ -147,6 +147,7 @@ class Sent:
 
     remote: RemoteVideo | None = None
     error: ProviderError | None = None
+    problem: str = ""  # it could not be sent from here (its reference image is unreadable)
 
 
 def send_call(video: Video, *, client: ProviderClient, source_id: str | None) -> Sent:
@@ -174,8 +175,13 @@ def send_call(video: Video, *, client: ProviderClient, source_id: str | None) ->
         return Sent(error=exc)
     except Exception as exc:
         log.exception("sending video %s failed before it reached the provider", video.pk)
-        error = ProviderError(f"{type(exc).__name__}: the job could not be prepared")
-        return Sent(error=error)
+        return Sent(
+            problem=(
+                f"It could not be sent from here ({type(exc).__name__}: its reference image "
+                "may be missing from storage). Nothing was sent and no points were spent; "
+                "use “Try again” with the image."
+            )
+        )
 
 
 def _reference(video: Video) -> tuple[str, bytes, str] | None:
@@ -194,7 +200,9 @@ def send_record(
     `room`: how often the budget allows looking at it (`timing.room_gap`)."""
     now = now or timezone.now()
     exc = sent.error
-    if exc is None:
+    if sent.problem:
+        states.video_refused(video, error_code="not_sent", message=sent.problem)
+    elif exc is None:
         assert sent.remote is not None
         remote = sent.remote
         fields = fields_from_remote(video, remote, now=now)

@@ -172,3 +172,23 @@ def test_room_to_look_sooner_shrinks_as_jobs_pile_up() -> None:
     assert gap(300) is None  # hundreds in flight: only what the estimates need
     gaps = [gap(n) or 1e9 for n in range(1, 300)]
     assert gaps == sorted(gaps)
+
+
+@pytest.mark.django_db
+def test_what_is_learned_reorders_the_jobs_not_read_yet(owner: Any) -> None:
+    def running(model: str, read: bool) -> Video:
+        return Video.objects.create(
+            owner=owner, model=model, seconds=4, size="720x1280", prompt="p",
+            status=Video.Status.IN_PROGRESS, submitted_at=T0,
+            estimated_finish_at=at(timing.DEFAULT_DURATION),
+            first_progress=10 if read else None, first_progress_at=at(5) if read else None,
+        )  # fmt: skip
+
+    unread, read, other = running("Sora-2", False), running("Sora-2", True), running("Veo-3", False)
+    done = Video(owner=owner, model="Sora-2", seconds=4, size="720x1280")
+    done.submitted_at, done.completed_at = T0, at(21)
+    timing.duration_learn(done)
+    for video in (unread, read, other):
+        video.refresh_from_db()
+    assert unread.estimated_finish_at == at(21)  # likelier done soon: looked at first
+    assert read.estimated_finish_at == other.estimated_finish_at == at(timing.DEFAULT_DURATION)

@@ -8,7 +8,9 @@ on a fixed beat. It estimates each job's finish from what it knows:
 - one reading gives an upper bound: the job cannot have started before it was
   sent, though it may have queued a while first;
 - how long finished jobs of the same model, length and size took (`Duration`,
-  learned as they finish) gives an estimate before any reading.
+  learned as they finish) gives an estimate before any reading; when it changes,
+  jobs of that kind not read yet move in the line for a look, so a busy budget is
+  spent first on the jobs likeliest to be done.
 
 The most certain of these wins. The next look is at the estimated finish when the
 estimate is tight, or, when it is loose, early enough to take a better reading
@@ -182,13 +184,22 @@ def duration_learn(video: Video) -> None:
             row, created = Duration.objects.select_for_update().get_or_create(
                 **kind, defaults={"samples": 1, "mean": seconds, "deviation": 0.0}
             )
-            if created:
-                return
-            weight = max(1.0 / (row.samples + 1), LEARN_WEIGHT)
-            mean = row.mean + weight * (seconds - row.mean)
-            deviation = row.deviation + weight * (abs(seconds - row.mean) - row.deviation)
-            Duration.objects.filter(pk=row.pk).update(
-                samples=F("samples") + 1, mean=mean, deviation=deviation
-            )
+            mean = seconds
+            if not created:
+                weight = max(1.0 / (row.samples + 1), LEARN_WEIGHT)
+                mean = row.mean + weight * (seconds - row.mean)
+                deviation = row.deviation + weight * (abs(seconds - row.mean) - row.deviation)
+                Duration.objects.filter(pk=row.pk).update(
+                    samples=F("samples") + 1, mean=mean, deviation=deviation
+                )
     except IntegrityError:  # another process created the row first: next time
         log.debug("learning the duration of video %s raced another writer", video.pk)
+        return
+    # Jobs of this kind still without a progress reading are likelier done sooner (or
+    # later) than first guessed: their place in line for a look follows what was learned.
+    Video.objects.filter(
+        **kind,
+        status__in=(Video.Status.QUEUED, Video.Status.IN_PROGRESS, Video.Status.UNKNOWN),
+        first_progress__isnull=True,
+        submitted_at__isnull=False,
+    ).update(estimated_finish_at=F("submitted_at") + timedelta(seconds=mean))

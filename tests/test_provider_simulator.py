@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 from PIL import Image
 
@@ -25,9 +24,9 @@ from videostudio.provider.errors import (
 )
 from videostudio.provider.types import RemoteVideo
 from videostudio.simulator.app import Simulator
-from videostudio.simulator.server import serve
 
 from .conftest import FakeClock
+from .simulator.kit import connect
 
 KEY = "sk-test-TEAMKEY-0123456789abcdef"
 QUEUE = 2.0
@@ -67,28 +66,9 @@ def setup(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setup]:
         sleeps.append(seconds)
         monotonic[0] += seconds
 
-    def client(base_url: str, transport: httpx.BaseTransport | None) -> ProviderClient:
-        return ProviderClient(
-            base_url=base_url,
-            api_key=KEY,
-            transport=transport,
-            sleep=sleep,
-            clock=lambda: monotonic[0],
-            random=lambda: 1.0,
-            timeout=10.0,
-        )
-
-    if how == "in-process":
-        with client("http://simulator/v1", sim.transport()) as in_process:
-            yield Setup(in_process, sim, clock, sleeps, dialect)
-        return
-    server, thread = serve(app=sim)
-    try:
-        with client(server.url, None) as over_http:
-            yield Setup(over_http, sim, clock, sleeps, dialect)
-    finally:
-        server.stop()
-        thread.join(timeout=5)
+    options = {"sleep": sleep, "clock": lambda: monotonic[0], "random": lambda: 1.0}
+    with connect(sim, how=how, api_key=KEY, timeout=10.0, **options) as client:
+        yield Setup(client, sim, clock, sleeps, dialect)
 
 
 def poll_until_finished(setup: Setup, video: RemoteVideo) -> list[RemoteVideo]:

@@ -14,7 +14,8 @@ from typing import Any
 import httpx
 from PIL import Image
 
-from videostudio.simulator import Simulator
+from videostudio.provider.client import ProviderClient
+from videostudio.simulator import Simulator, serve
 
 from ..conftest import FakeClock
 
@@ -44,6 +45,44 @@ def make_api(sim: Simulator, headers: dict[str, str] | None = None) -> httpx.Cli
         base_url="http://simulator.test/v1",
         headers=AUTH if headers is None else headers,
     )
+
+
+@contextlib.contextmanager
+def served(sim: Simulator) -> Iterator[str]:
+    """Serve `sim` on a free loopback port; yield its base URL (ending in /v1)."""
+    server, thread = serve("127.0.0.1", 0, app=sim)
+    try:
+        yield server.url
+    finally:
+        server.stop()
+        thread.join(timeout=5)
+
+
+@contextlib.contextmanager
+def over_http(sim: Simulator, headers: dict[str, str] | None = None) -> Iterator[httpx.Client]:
+    """Like `make_api`, through a real socket."""
+    with (
+        served(sim) as url,
+        httpx.Client(base_url=url, headers=AUTH if headers is None else headers, timeout=10) as api,
+    ):
+        yield api
+
+
+@contextlib.contextmanager
+def connect(sim: Simulator, *, how: str, api_key: str, **options: Any) -> Iterator[ProviderClient]:
+    """The app's provider client talking to `sim` "in-process" or over "loopback" HTTP.
+
+    `options` go to `ProviderClient` (sleep, clock, random, timeout...).
+    """
+    if how == "in-process":
+        options["transport"] = sim.transport()
+        with ProviderClient(base_url="http://simulator.test/v1", api_key=api_key, **options) as c:
+            yield c
+        return
+    if how != "loopback":
+        raise ValueError(f"how must be in-process or loopback, not {how!r}")
+    with served(sim) as url, ProviderClient(base_url=url, api_key=api_key, **options) as client:
+        yield client
 
 
 def png(size: tuple[int, int] = (32, 24), color: str = "red") -> bytes:

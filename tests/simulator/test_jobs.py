@@ -160,6 +160,35 @@ def test_it_moves_from_queued_through_in_progress_to_completed(
     assert video["usage"] == {"cost_points": 4 * 3000}
 
 
+def test_a_render_marker_sets_that_jobs_render_time(
+    api: httpx.Client, sim_clock: FakeClock
+) -> None:
+    def status(video_id: str) -> str:
+        value: str = api.get(f"/videos/{video_id}").json()["status"]
+        return value
+
+    long_take = create(api, prompt="A long take [RENDER:47.5]", seconds=4)["id"]
+    plain = create(api, prompt="A plain take", seconds=4)["id"]
+
+    sim_clock.advance(QUEUE - 0.01)
+    assert status(long_take) == "queued"  # the queue time is the simulator's
+    sim_clock.advance(0.01 + RENDER)
+    assert (status(long_take), status(plain)) == ("in_progress", "completed")
+    sim_clock.advance(47.5 - RENDER - 0.01)
+    assert status(long_take) == "in_progress"
+    sim_clock.advance(0.01)
+    done = api.get(f"/videos/{long_take}").json()
+    assert (done["status"], done["completed_at"]) == ("completed", int(START + QUEUE + 47.5))
+
+    remix = api.post(f"/videos/{long_take}/remix", json={"prompt": "Quick [render:1]"}).json()
+    body = {"video": {"id": long_take}, "prompt": "On [render:.5]", "seconds": 4}
+    extension = api.post("/videos/extensions", json=body).json()
+    sim_clock.advance(QUEUE + 0.5)
+    assert (status(remix["id"]), status(extension["id"])) == ("in_progress", "completed")
+    sim_clock.advance(0.5)
+    assert status(remix["id"]) == "completed"
+
+
 def test_it_fails_a_job_whose_prompt_carries_the_fail_marker(
     api: httpx.Client, sim_clock: FakeClock
 ) -> None:

@@ -3,6 +3,12 @@
 `--charge-at completion` stamps each charge in the points history with the job's
 completion time (hidden until then) instead of its send time; the balance drops
 at send either way. The balance starts at `app.DEFAULT_STARTING_BALANCE`.
+
+`--rate-per-minute N` plays a strict provider: one bucket for every request with
+a key, `--burst B` at once (N when not given), then N a minute; beyond that, 429
+with Retry-After. `--stock-media` renders one clip per size and length for all
+jobs (for benchmarks of hundreds of jobs), `--list-endpoint` adds `GET /v1/videos`.
+`GET /_simulator/stats` (no key needed) counts the requests; `?reset=1` zeroes them.
 """
 
 from __future__ import annotations
@@ -51,6 +57,16 @@ def parse_models(text: str) -> tuple[str, ...]:
     return names
 
 
+def positive_int(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {number}")
+    return number
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m videostudio.simulator",
@@ -97,6 +113,30 @@ def build_parser() -> argparse.ArgumentParser:
         help="how long a create whose prompt holds [slow] waits, after charging, to answer",
     )
     parser.add_argument(
+        "--rate-per-minute",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="answer 429 beyond N requests a minute, for the whole key (default: unlimited)",
+    )
+    parser.add_argument(
+        "--burst",
+        type=positive_int,
+        default=None,
+        metavar="B",
+        help="how many requests may come at once (default: the rate; needs --rate-per-minute)",
+    )
+    parser.add_argument(
+        "--stock-media",
+        action="store_true",
+        help="serve every job of one size and length the same clip, rendered once",
+    )
+    parser.add_argument(
+        "--list-endpoint",
+        action="store_true",
+        help="answer GET /v1/videos with the jobs made here, newest first (OpenAI style)",
+    )
+    parser.add_argument(
         "--inject",
         type=parse_injection,
         action="append",
@@ -109,7 +149,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.burst is not None and args.rate_per_minute is None:
+        parser.error("--burst needs --rate-per-minute")
 
     server = make_simulator_server(
         args.host,
@@ -124,6 +167,10 @@ def main(argv: list[str] | None = None) -> int:
         models_endpoint=args.models_endpoint,
         charge_at=args.charge_at,
         slow_seconds=args.slow_seconds,
+        rate_per_minute=args.rate_per_minute,
+        burst=args.burst,
+        stock_media=args.stock_media,
+        list_endpoint=args.list_endpoint,
     )
     for injection in args.inject:
         server.simulator.inject_error(

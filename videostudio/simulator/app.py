@@ -8,7 +8,10 @@ Prompt markers, for demos and tests: `[fail]` makes the job fail when it would
 have completed; `[error:NNN]` answers HTTP NNN at once instead of creating a job
 (on create, remix and extension alike, and before anything is charged); `[slow]`
 makes and charges the job, then answers only after `slow_seconds` (a client that
-times out first never learns the job's id).
+times out first never learns the job's id). `[render:NN]` renders that job for NN
+seconds (47.5 allowed) instead of `render_seconds`; its queue time stays
+`queue_seconds`. The id carries the render time, so it holds for remixes and
+extensions too and every instance agrees on it.
 
 Rules beyond the docs, chosen to be permissive where Poe says nothing: a remix
 needs a Sora source that has not failed (it may still be rendering, or expired);
@@ -36,49 +39,51 @@ invisible in the history until the clock reaches that stamp. In both modes the
 points leave `GET /usage/current_balance` at once (they are held at send). The
 history stays newest first as a total order, and a `starting_after` cursor keeps
 working as entries stamped in the future become visible (see `ledger.py`).
+
+For benchmarks against a strict provider: `rate_per_minute` (and `burst`) puts
+one token bucket in front of every authenticated request (`throttle.py`; None,
+the default, is unlimited); `stock_media` serves every job of one size and length
+the same files (`content.py`); `list_endpoint` adds OpenAI's `GET /v1/videos`
+(`listing.py`); content answers a byte Range, and `inject_cut` breaks downloads
+off (`web.py`). `stats()` counts what was asked (`stats.py`), and so does
+`GET /_simulator/stats[?reset=1]`: a test tool outside the API, so it needs no
+key, spends no token and counts nothing.
 """
 
 from __future__ import annotations
 
 import logging
-import re
-import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from videostudio.simulator import catalog, jobs, validation
+from videostudio.simulator import catalog, content, jobs, listing, validation
+from videostudio.simulator.faults import Faults
 from videostudio.simulator.ledger import Ledger, UnknownCursor
-from videostudio.simulator.media import VARIANTS, Look, MediaCache
+from videostudio.simulator.media import MediaCache
+from videostudio.simulator.routing import Router
+from videostudio.simulator.stats import Stats
+from videostudio.simulator.throttle import TokenBucket
 from videostudio.simulator.web import (
     ApiError,
     Request,
     Response,
+    cut_short,
     error_response,
-    file_response,
     json_response,
 )
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Request, dict[str, str]], Response]
 StartResponse = Callable[..., Any]
 
 _DIALECTS = ("poe", "openai")
 CHARGE_AT_CHOICES: tuple[str, ...] = ("send", "completion")
 DEFAULT_STARTING_BALANCE = 100_000_000
-
-
-@dataclass
-class _Injection:
-    status: int
-    remaining: int
-    path_contains: str
-    retry_after: str | None
+STATS_PATH = "/_simulator/stats"
 
 
 class Simulator:
@@ -101,11 +106,17 @@ class Simulator:
         models_endpoint: bool = True,
         charge_at: str = "send",
         slow_seconds: float = 5.0,
+        rate_per_minute: int | None = None,
+        burst: int | None = None,
+        stock_media: bool = False,
+        list_endpoint: bool = False,
     ) -> None:
         if dialect not in _DIALECTS:
             raise ValueError(f"dialect must be one of {_DIALECTS}, not {dialect!r}")
         if fps < 1:
             raise ValueError("fps must be at least 1")
+        if burst is not None and rate_per_minute is None:
+            raise ValueError("burst needs rate_per_minute: without a rate there is no limit")
         self.clock = clock
         self.queue_seconds = queue_seconds
         self.render_seconds = render_seconds
@@ -117,21 +128,29 @@ class Simulator:
         self.charge_at = charge_at
         self.models_endpoint = models_endpoint
         self.slow_seconds = slow_seconds
+        self.stock_media = stock_media
+        self.list_endpoint = list_endpoint
         self.media = MediaCache(Path(cache_dir) if cache_dir is not None else None)
         self.ledger = Ledger(balance=starting_balance, clock=clock, path=ledger_path)
-        self._injections: list[_Injection] = []
-        self._injections_lock = threading.Lock()
-        # (pattern, {method: handler}); the first pattern that matches the path wins.
-        self._routes: list[tuple[re.Pattern[str], dict[str, Handler]]] = [
-            (re.compile(r"^/v1/videos$"), {"POST": self._create}),
-            (re.compile(r"^/v1/videos/extensions$"), {"POST": self._extend}),
-            (re.compile(r"^/v1/videos/(?P<id>[^/]+)$"), {"GET": self._retrieve}),
-            (re.compile(r"^/v1/videos/(?P<id>[^/]+)/content$"), {"GET": self._content}),
-            (re.compile(r"^/v1/videos/(?P<id>[^/]+)/remix$"), {"POST": self._remix}),
-            (re.compile(r"^/v1/models$"), {"GET": self._models}),
-            (re.compile(r"^(/v1)?/usage/current_balance$"), {"GET": self._balance}),
-            (re.compile(r"^(/v1)?/usage/points_history$"), {"GET": self._history}),
-        ]
+        self.rate_limit: TokenBucket | None = None
+        if rate_per_minute is not None:
+            self.rate_limit = TokenBucket(rate_per_minute=rate_per_minute, burst=burst, clock=clock)
+        self._faults = Faults()
+        self._stats = Stats()
+        self._listed = listing.JobList()
+        self._router = Router(
+            [
+                (r"^/v1/videos$", {"GET": ("list", self._list), "POST": ("create", self._create)}),
+                (r"^/v1/videos/extensions$", {"POST": ("extend", self._extend)}),
+                (r"^/v1/videos/(?P<id>[^/]+)$", {"GET": ("retrieve", self._retrieve)}),
+                (r"^/v1/videos/(?P<id>[^/]+)/content$", {"GET": ("content", self._content)}),
+                (r"^/v1/videos/(?P<id>[^/]+)/remix$", {"POST": ("remix", self._remix)}),
+                (r"^/v1/models$", {"GET": ("models", self._models)}),
+                (r"^(/v1)?/usage/current_balance$", {"GET": ("usage", self._balance)}),
+                (r"^(/v1)?/usage/points_history$", {"GET": ("usage", self._history)}),
+            ],
+            serves=self._serves,
+        )
 
     # ----- public helpers -------------------------------------------------------
     @property
@@ -167,14 +186,38 @@ class Simulator:
         path_contains: str = "",
         retry_after: str | None = None,
     ) -> None:
-        """Answer the next `count` requests whose path contains `path_contains` with `status`."""
-        with self._injections_lock:
-            self._injections.append(_Injection(status, count, path_contains, retry_after))
+        """Answer the next `count` requests whose path contains `path_contains` with `status`.
+
+        The error comes before authentication and the rate limit: it spends no token.
+        """
+        self._faults.add_error(
+            status, count=count, path_contains=path_contains, retry_after=retry_after
+        )
+
+    def inject_cut(self, *, count: int = 1, after_bytes: int) -> None:
+        """Cut the next `count` content responses (200 or 206) after `after_bytes` bytes.
+
+        Each declares its whole Content-Length and stops short (see `web.cut_short`);
+        one whose body is no longer than `after_bytes` goes out whole, and still counts.
+        """
+        self._faults.add_cut(count=count, after_bytes=after_bytes)
+
+    def stats(self, *, reset: bool = False) -> dict[str, int]:
+        """Requests by kind (`stats.KINDS`), `throttled`, `injected`, `cut` and `total`.
+
+        With `reset`, the counters are zeroed in the same step (the answer holds what
+        they were), so a benchmark can read one phase at a time.
+        """
+        return self._stats.snapshot(reset=reset)
 
     # ----- WSGI -----------------------------------------------------------------
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         try:
-            response = self._dispatch(Request.from_environ(environ))
+            request = Request.from_environ(environ)
+            if request.path == STATS_PATH:
+                response = self._stats_endpoint(request)
+            else:
+                response = self._dispatch(request)
         except ApiError as error:
             response = error_response(error)
         except Exception:  # never a traceback page: clients must see the envelope
@@ -184,39 +227,41 @@ class Simulator:
         return response.body
 
     def _dispatch(self, request: Request) -> Response:
-        self._maybe_inject(request.path)
+        kind, handler, params = self._router.resolve(request)
+        self._stats.request(kind)
+        injected = self._faults.error_for(request.path)
+        if injected is not None:
+            self._stats.outcome("injected")
+            raise injected
         self._authenticate(request)
-        for pattern, methods in self._routes:
-            match = pattern.match(request.path)
-            if match is None:
-                continue
-            handler = methods.get(request.method)
-            if handler is None:
-                allowed = ", ".join(sorted(methods))
-                raise ApiError(
-                    405,
-                    f"Method {request.method} is not allowed on {request.path}",
-                    headers=[("Allow", allowed)],
-                )
-            params = {k: v for k, v in match.groupdict().items() if v is not None}
-            return handler(request, params)
-        raise ApiError(404, f"No such endpoint: {request.path}")
+        self._throttle()
+        return handler(request, params)
 
-    def _maybe_inject(self, path: str) -> None:
-        hit: _Injection | None = None
-        with self._injections_lock:
-            for injection in self._injections:
-                if injection.path_contains in path:
-                    hit = injection
-                    break
-            if hit is not None:
-                hit.remaining -= 1
-                if hit.remaining <= 0:
-                    self._injections.remove(hit)
-        if hit is not None:
+    def _serves(self, kind: str) -> bool:
+        # Providers differ in what they offer: a switched-off endpoint answers 404.
+        if kind == "list":
+            return self.list_endpoint
+        return kind != "models" or self.models_endpoint
+
+    def _throttle(self) -> None:
+        if self.rate_limit is None:
+            return
+        wait = self.rate_limit.take()
+        if wait is not None:
+            self._stats.outcome("throttled")
             raise ApiError(
-                hit.status, f"Simulated error {hit.status} (injected)", retry_after=hit.retry_after
+                429,
+                f"Rate limit exceeded: {self.rate_limit.rate_per_minute} requests per minute",
+                retry_after=str(wait),
             )
+
+    def _stats_endpoint(self, request: Request) -> Response:
+        if request.method != "GET":
+            raise ApiError(
+                405, f"Method {request.method} is not allowed", headers=[("Allow", "GET")]
+            )
+        reset = request.query.get("reset", "").lower() in ("1", "true", "yes")
+        return json_response(200, self.stats(reset=reset))
 
     def _authenticate(self, request: Request) -> None:
         header = request.header("Authorization") or ""
@@ -251,20 +296,20 @@ class Simulator:
         return json_response(200, jobs.video_object(job, self.clock(), self.dialect))
 
     def _content(self, request: Request, params: dict[str, str]) -> Response:
-        job = self._job(params["id"])
-        variant = request.query.get("variant") or "video"
-        if variant not in VARIANTS:
-            raise ApiError(400, f"Unknown variant {variant!r}: use thumbnail or spritesheet")
-        now = self.clock()
-        snap = job.state(now)
-        if snap.status == jobs.FAILED:
-            raise ApiError(404, "This video failed: it has no content")
-        if snap.status != jobs.COMPLETED:
-            raise ApiError(400, f"Video is not ready yet (status: {snap.status})")
-        if snap.expired(now):
-            raise ApiError(404, "The content of this video has expired")
-        path, content_type = self.media.get(job.id, variant, self._look(job))
-        return file_response(path, content_type)
+        response = content.content_response(
+            self._job(params["id"]),
+            variant=request.query.get("variant") or "video",
+            now=self.clock(),
+            media=self.media,
+            fps=self.fps,
+            stock=self.stock_media,
+            range_header=request.header("Range"),
+        )
+        cut = self._faults.cut()
+        if cut is None:
+            return response
+        self._stats.outcome("cut")
+        return cut_short(response, after_bytes=cut)
 
     def _remix(self, request: Request, params: dict[str, str]) -> Response:
         source = self._job(params["id"])
@@ -312,10 +357,11 @@ class Simulator:
         seconds: int,
         tint: int | None = None,
     ) -> jobs.Job:
+        render = validation.render_seconds(prompt)
         return jobs.new_job(
             now=self.clock(),
             queue_seconds=self.queue_seconds,
-            render_seconds=self.render_seconds,
+            render_seconds=self.render_seconds if render is None else render,
             expire_seconds=self.expire_seconds,
             model=model,
             size=size,
@@ -334,6 +380,7 @@ class Simulator:
             accepted = self.ledger.charge(job.model.name, job.cost_points, stamp_us=stamp_us)
         if not accepted:
             raise ApiError(402, "Insufficient points: your point balance is too low")
+        self._listed.add(job)  # made: listed even if a [slow] answer never arrives
         if validation.SLOW_MARKER in prompt.lower():
             # Made and charged, but the answer comes too late for a client's timeout.
             time.sleep(self.slow_seconds)
@@ -350,28 +397,14 @@ class Simulator:
             raise ApiError(404, f"No video found with id {video_id!r}")
         return job
 
-    def _look(self, job: jobs.Job) -> Look:
-        width, height = (int(n) for n in job.size.split("x"))
-        title = job.model.name + {"remix": " remix", "extension": " extended"}.get(job.kind, "")
-        return Look(
-            width=width,
-            height=height,
-            seconds=job.seconds,
-            fps=self.fps,
-            seed=job.seed,
-            layout_seed=job.layout_seed,
-            variant=job.variant,
-            tint=job.tint,
-            title=title,
-            base_seed=job.base_seed if job.kind == "extension" else None,
-            base_variant=job.base_variant,
-            split_at=job.split_at,
-        )
-
     # ----- catalog and usage ----------------------------------------------------
+    def _list(self, request: Request, params: dict[str, str]) -> Response:
+        page = listing.page_payload(
+            self._listed, request.query, now=self.clock(), dialect=self.dialect
+        )
+        return json_response(200, page)
+
     def _models(self, request: Request, params: dict[str, str]) -> Response:
-        if not self.models_endpoint:
-            raise ApiError(404, f"No such endpoint: {request.path}")
         return json_response(200, catalog.models_payload(self._offered))
 
     def _balance(self, request: Request, params: dict[str, str]) -> Response:

@@ -17,6 +17,7 @@ from videostudio.simulator import catalog
 from videostudio.simulator.web import ApiError
 
 _ERROR_MARKER = re.compile(r"\[error:(\d{3})\]", re.IGNORECASE)
+_RENDER_MARKER = re.compile(r"\[render:(\d+(?:\.\d*)?|\.\d+)\]", re.IGNORECASE)
 FAIL_MARKER = "[fail]"
 SLOW_MARKER = "[slow]"
 _SIZE = re.compile(r"^(\d{2,5})x(\d{2,5})$")
@@ -42,6 +43,16 @@ def prompt(fields: dict[str, Any]) -> str:
             message = _MARKER_MESSAGES.get(status, "Simulated error")
             raise ApiError(status, f"{message} (simulated by the prompt marker)")
     return text
+
+
+def render_seconds(prompt: str) -> float | None:
+    """The render time a `[render:NN]` marker asks for (NN seconds, 47.5 allowed), if any.
+
+    A benchmark spreads its jobs' completions with it; the id keeps the render time,
+    so every simulator that reads the id agrees on when the job finishes.
+    """
+    marker = _RENDER_MARKER.search(prompt)
+    return float(marker.group(1)) if marker is not None else None
 
 
 def seconds(value: object, model: catalog.SimModel) -> int:

@@ -7,8 +7,10 @@ any process, Django or not, and be mounted on `httpx.WSGITransport`.
 from __future__ import annotations
 
 import json
+import os
+import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.message import Message
 from email.utils import collapse_rfc2231_value
 from http import HTTPStatus
@@ -104,27 +106,109 @@ def error_response(error: ApiError) -> Response:
 
 
 class FileBody:
-    """A response body streamed from disk in chunks; WSGI servers call close()."""
+    """A response body streamed from disk in chunks; WSGI servers call close().
 
-    def __init__(self, path: Path) -> None:
-        self._file: IO[bytes] = path.open("rb")
+    It streams `length` bytes from `start` (the rest of the file by default).
+    """
+
+    def __init__(self, file: IO[bytes], *, start: int = 0, length: int | None = None) -> None:
+        self._file = file
+        self._file.seek(start)
+        self._left = length
 
     def __iter__(self) -> Iterator[bytes]:
-        while chunk := self._file.read(CHUNK_BYTES):
+        while self._left is None or self._left > 0:
+            size = CHUNK_BYTES if self._left is None else min(CHUNK_BYTES, self._left)
+            chunk = self._file.read(size)
+            if not chunk:
+                return
+            if self._left is not None:
+                self._left -= len(chunk)
             yield chunk
 
     def close(self) -> None:
         self._file.close()
 
 
-def file_response(path: Path, content_type: str) -> Response:
-    body = FileBody(path)  # open first: the size must be of the file we stream
-    size = path.stat().st_size
-    return Response(
-        200,
-        [("Content-Type", content_type), ("Content-Length", str(size))],
-        body,
-    )
+_RANGE = re.compile(r"^\s*bytes\s*=\s*(\d+)\s*-\s*(\d*)\s*$", re.IGNORECASE)
+
+
+def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """The (first, last) bytes, inclusive, that `Range: bytes=N-` or `bytes=N-M` asks of
+    a `size`-byte file; None to send it whole.
+
+    Only a single range is read. Anything else (several ranges, a suffix range, junk,
+    M before N) is ignored, as RFC 9110 allows a server to: the answer is the whole
+    file, which every client handles. A range that starts past the end is a 416.
+    """
+    match = _RANGE.match(header or "")
+    if match is None:
+        return None
+    first = int(match.group(1))
+    last = int(match.group(2)) if match.group(2) else None
+    if last is not None and last < first:
+        return None
+    if first >= size:
+        raise ApiError(
+            416,
+            f"Range not satisfiable: the file has {size} bytes",
+            headers=[("Content-Range", f"bytes */{size}")],
+        )
+    return first, size - 1 if last is None else min(last, size - 1)
+
+
+def file_response(path: Path, content_type: str, *, range_header: str | None = None) -> Response:
+    """The file, or the part of it `range_header` asks for (206), streamed from disk."""
+    file = path.open("rb")  # open first: the size must be of the file we stream
+    try:
+        size = os.fstat(file.fileno()).st_size
+        span = byte_range(range_header, size)
+    except BaseException:
+        file.close()
+        raise
+    start, length = (0, size) if span is None else (span[0], span[1] - span[0] + 1)
+    body = FileBody(file, start=start, length=length)
+    headers = [
+        ("Content-Type", content_type),
+        ("Content-Length", str(length)),
+        ("Accept-Ranges", "bytes"),
+    ]
+    if span is None:
+        return Response(200, headers, body)
+    headers.append(("Content-Range", f"bytes {span[0]}-{span[1]}/{size}"))
+    return Response(206, headers, body)
+
+
+class _CutBody:
+    """Another body's first `after_bytes` bytes, then nothing."""
+
+    def __init__(self, body: Iterable[bytes], after_bytes: int) -> None:
+        self._body = body
+        self._left = after_bytes
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._body:
+            if self._left <= 0:
+                return
+            piece = chunk[: self._left]
+            self._left -= len(piece)
+            yield piece
+
+    def close(self) -> None:
+        close = getattr(self._body, "close", None)
+        if close is not None:
+            close()
+
+
+def cut_short(response: Response, *, after_bytes: int) -> Response:
+    """The same response (headers and all) whose body stops after `after_bytes`.
+
+    Its Content-Length still promises the whole body. Over a socket the server then
+    closes the connection early (wsgiref speaks HTTP/1.0: one answer per connection),
+    which a client reads as a broken download; in-process it sees a body shorter
+    than its Content-Length. Either way the download was cut.
+    """
+    return replace(response, body=_CutBody(response.body, after_bytes))
 
 
 @dataclass

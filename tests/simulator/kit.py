@@ -72,10 +72,11 @@ def over_http(sim: Simulator, headers: dict[str, str] | None = None) -> Iterator
 def connect(sim: Simulator, *, how: str, api_key: str, **options: Any) -> Iterator[ProviderClient]:
     """The app's provider client talking to `sim` "in-process" or over "loopback" HTTP.
 
-    `options` go to `ProviderClient` (sleep, clock, random, timeout...).
+    `options` go to `ProviderClient` (sleep, clock, random, timeout...). A `transport`
+    given for "in-process" must lead to `sim.transport()` (a recorder around it).
     """
     if how == "in-process":
-        options["transport"] = sim.transport()
+        options.setdefault("transport", sim.transport())
         with ProviderClient(base_url="http://simulator.test/v1", api_key=api_key, **options) as c:
             yield c
         return

@@ -287,6 +287,18 @@ def test_charges_are_stamped_at_send_by_default(sim_clock: FakeClock, tmp_path: 
         )
 
 
+def test_a_charge_is_in_the_history_at_the_instant_it_was_made(tmp_path: Path) -> None:
+    # At this reading int(now * 1e6) / 1e6 > now: truncating alone stamped the entry
+    # a hair in the future, and a clock that stood still never showed it.
+    at = 1790000307.3211179
+    sim = make_sim(FakeClock(at), tmp_path)
+    with make_api(sim) as api:
+        create(api, model="Veo-3", seconds=4)
+
+        [entry] = entries(api)
+    assert entry["creation_time"] == 1790000307321117
+
+
 def test_with_charge_at_completion_the_entry_is_hidden_until_the_job_completes(
     sim_clock: FakeClock, tmp_path: Path
 ) -> None:

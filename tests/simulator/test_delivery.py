@@ -172,7 +172,7 @@ def test_stock_media_renders_one_clip_per_size_and_length(
     assert rendered == [".jpg", ".mp4", ".mp4", ".webp"]
 
     # Real files, as the app reads them: H.264 of the job's shape, a WebP, a sprite grid.
-    with av.open(io.BytesIO(videos.pop())) as container:
+    with av.open(io.BytesIO(videos.pop()), mode="r") as container:
         stream = container.streams.video[0]
         assert stream.codec_context.name == "h264"
         assert (stream.width, stream.height) == (720, 1280)

@@ -226,7 +226,8 @@ def test_it_takes_the_rate_limit_and_the_new_switches_on_the_command_line() -> N
         assert api.get("/models").status_code == 200
         throttled = api.get("/models")
         assert_error(throttled, 429, "rate_limit_error")
-        assert throttled.headers["Retry-After"] == "30"
+        # A token every 30 s; real time runs on between the requests.
+        assert 25 <= int(throttled.headers["Retry-After"]) <= 30
         stats = httpx.get(url.removesuffix("/v1") + "/_simulator/stats").json()
         assert (stats["list"], stats["create"], stats["throttled"]) == (1, 1, 1)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from .kit import (
     finish,
     make_api,
     make_sim,
+    over_http,
     png,
 )
 
@@ -261,6 +263,18 @@ def test_it_serves_over_real_http_on_a_loopback_port(sim_clock: FakeClock, cache
         server.stop()
         thread.join(timeout=5)
     assert not thread.is_alive()
+
+
+def test_it_takes_a_teams_worth_of_connections_at_once(
+    sim_clock: FakeClock, cache_dir: Path
+) -> None:
+    # With socketserver's default backlog (5) the kernel reset a few of these creates.
+    sim = make_sim(sim_clock, cache_dir)
+    body = {"model": "Veo-3", "prompt": "One of many"}
+    with over_http(sim) as api, ThreadPoolExecutor(max_workers=20) as pool:
+        statuses = list(pool.map(lambda _: api.post("/videos", json=body).status_code, range(600)))
+
+    assert statuses == [200] * 600
 
 
 def test_it_runs_from_the_command_line_and_prints_its_url() -> None:

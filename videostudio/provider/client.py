@@ -5,6 +5,8 @@ broken: a create (or remix, or extension) is only sent again when it certainly
 never reached the provider, and a 429 closes the gate for every thread sharing
 this client until Retry-After has passed. With a `limiter`, every attempt
 (retries too: each one spends the team's request budget) first takes its turn.
+A download that breaks off is retried there too, resumed where it stopped
+(`download.py`).
 """
 
 from __future__ import annotations
@@ -12,10 +14,8 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import os
 import random as _random
 import re
-import secrets
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,9 +25,10 @@ from urllib.parse import quote
 
 import httpx
 
+from videostudio.provider.download import PartialFile
 from videostudio.provider.errors import (
     ConnectionLost,
-    DownloadIncomplete,
+    ListUnsupported,
     ProtocolError,
     ProviderError,
     ProviderServerError,
@@ -37,7 +38,7 @@ from videostudio.provider.errors import (
     error_from_response,
 )
 from videostudio.provider.ratelimit import LocalRateGate, RateGate, RateLimiter
-from videostudio.provider.types import Download, HistoryPage, RemoteModel, RemoteVideo
+from videostudio.provider.types import Download, HistoryPage, RemoteModel, RemoteVideo, VideoPage
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +46,6 @@ T = TypeVar("T")
 
 # However long a provider asks us to wait, a worker should come back within a minute.
 MAX_RETRY_AFTER = 60.0
-_CHUNK = 1 << 20
 _IMAGE_MODES = ("multipart", "json")
 
 
@@ -155,23 +155,47 @@ class ProviderClient:
             body["seconds"] = int(seconds)
         return self._call("POST", "videos/extensions", _video, idempotent=False, json=body)
 
+    def list_videos(self, *, limit: int = 100, after: str | None = None) -> VideoPage:
+        """One page of the key's videos, newest first; pass `page.last_id` as `after` next.
+
+        Poe documents no list: a provider without one answers 404 (or 405), which
+        raises `ListUnsupported` so the caller can fall back to polling each job.
+        """
+        params: dict[str, str | int] = {"limit": min(100, max(1, limit))}
+        if after:
+            params["after"] = after
+        return self._call(
+            "GET",
+            "videos",
+            lambda response: VideoPage.from_json(_json_object(response)),
+            idempotent=True,
+            refusal=_list_unsupported,
+            params=params,
+        )
+
     def download_content(
         self, video_id: str, dest: Path, *, variant: str | None = None
     ) -> Download:
         """Stream the video (or its `thumbnail` / `spritesheet`) into `dest`, atomically.
 
-        `dest` either holds the complete file afterwards or is left as it was.
+        `dest` either holds the complete file afterwards or is left as it was. A cut
+        download is retried like any call, asking only for the bytes still missing.
         """
-        target = Path(dest)
-        return self._call(
-            "GET",
-            f"videos/{_segment(video_id)}/content",
-            lambda response: _save(response, target),
-            idempotent=True,
-            params={"variant": variant} if variant else None,
-            # Relays may hand the bytes off to storage; httpx drops the key on a cross-origin hop.
-            follow_redirects=True,
-        )
+        partial = PartialFile(Path(dest))
+        try:
+            return self._call(
+                "GET",
+                f"videos/{_segment(video_id)}/content",
+                partial.save,
+                idempotent=True,
+                per_attempt=partial.arguments,
+                refusal=partial.refusal,
+                params={"variant": variant} if variant else None,
+                # Relays may hand the bytes to storage; httpx drops the key on a cross-origin hop.
+                follow_redirects=True,
+            )
+        finally:
+            partial.discard()
 
     # --- Models and usage -----------------------------------------------------
 
@@ -205,16 +229,23 @@ class ProviderClient:
         handle: Callable[[httpx.Response], T],
         *,
         idempotent: bool,
+        per_attempt: Callable[[], dict[str, Any]] | None = None,
+        refusal: Callable[[ProviderError], ProviderError] | None = None,
         **request: Any,
     ) -> T:
+        """`per_attempt` adds request arguments decided afresh for each attempt (a
+        resumed download's Range); `refusal` says what an error means for this call
+        (a list's 404: no list endpoint), before the rules below decide on a retry."""
         attempt = 0
         while True:
             self._gate.wait()
             if self._limiter is not None:
                 self._limiter.acquire()
+            arguments = request if per_attempt is None else {**request, **per_attempt()}
             try:
-                return self._attempt(method, url, handle, request)
-            except ProviderError as error:
+                return self._attempt(method, url, handle, arguments)
+            except ProviderError as caught:
+                error = caught if refusal is None else refusal(caught)
                 refused = (error.status is not None and 400 <= error.status < 500) or (
                     _provider_said_failed(error)
                 )
@@ -234,7 +265,9 @@ class ProviderClient:
                 elif retry:
                     self._sleep(self._delay(error, attempt))
                 if not retry:
-                    raise
+                    if error is caught:
+                        raise
+                    raise error from caught
                 logger.info("retrying %s %s after %s (attempt %d)", method, url, error, attempt + 1)
                 attempt += 1
 
@@ -328,63 +361,13 @@ def _balance(response: httpx.Response) -> int:
     return int(value)
 
 
-def _save(response: httpx.Response, dest: Path) -> Download:
-    expected = _content_length(response)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    # Beside dest, so os.replace is a rename on one filesystem; O_EXCL with the umask's mode.
-    tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(6)}.part")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        size = 0
-        with os.fdopen(fd, "wb") as out:
-            try:
-                for chunk in response.iter_bytes(_CHUNK):
-                    out.write(chunk)
-                    size += len(chunk)
-            except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
-                raise DownloadIncomplete(
-                    f"the connection broke after {response.num_bytes_downloaded} bytes: {exc}",
-                    status=response.status_code,
-                ) from exc
-            out.flush()
-            os.fsync(out.fileno())
-        # Content-Length counts wire bytes, which differ from `size` when the body is
-        # compressed. A body that was already in memory (a mock transport) counted none.
-        received = response.num_bytes_downloaded or size
-        if expected is not None and received < expected:
-            raise DownloadIncomplete(
-                f"received {received} of {expected} bytes", status=response.status_code
-            )
-        if size == 0:
-            raise DownloadIncomplete("the provider sent an empty file", status=response.status_code)
-        os.replace(tmp, dest)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_directory(dest.parent)
-    content_type = response.headers.get("content-type", "application/octet-stream")
-    return Download(path=dest, size=size, content_type=content_type.split(";")[0].strip().lower())
-
-
-def _content_length(response: httpx.Response) -> int | None:
-    try:
-        return int(response.headers["content-length"])
-    except (KeyError, ValueError):
-        return None
-
-
-def _fsync_directory(directory: Path) -> None:
-    # Makes the rename itself durable; not every platform lets a directory be opened.
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+def _list_unsupported(error: ProviderError) -> ProviderError:
+    # 404: no such endpoint (Poe); 405: the path exists for POST only (some relays).
+    if error.status in (404, 405):
+        return ListUnsupported(
+            error.message, status=error.status, code=error.code, error_type=error.error_type
+        )
+    return error
 
 
 def _provider_said_failed(error: ProviderError) -> bool:

@@ -172,6 +172,14 @@ class DownloadIncomplete(ProviderError):
         return "The download from the provider was cut short."
 
 
+class ListUnsupported(ProviderError):
+    """The provider has no `GET /v1/videos` (Poe documents none): track each job on its own."""
+
+    @property
+    def user_message(self) -> str:
+        return "The provider cannot list videos; each one is checked on its own."
+
+
 class ProtocolError(ProviderError):
     """A success answer we could not make sense of."""
 

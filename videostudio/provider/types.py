@@ -9,6 +9,7 @@ we must keep tracking. Only a missing `id` is fatal.
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,6 +23,8 @@ IN_PROGRESS = "in_progress"
 COMPLETED = "completed"
 FAILED = "failed"
 UNKNOWN = "unknown"
+
+logger = logging.getLogger(__name__)
 
 _STATUSES = {
     "queued": QUEUED,
@@ -155,6 +158,32 @@ class HistoryPage:
             has_more=data.get("has_more") is True,
             entries=tuple(HistoryEntry.from_json(item) for item in data.get("data", [])),
         )
+
+
+@dataclass(frozen=True)
+class VideoPage:
+    """One page of `GET /v1/videos` (OpenAI's list), newest first."""
+
+    data: list[RemoteVideo]
+    has_more: bool
+    last_id: str | None  # what to pass as `after` for the next (older) page
+
+    @classmethod
+    def from_json(cls, data: object) -> VideoPage:
+        if not isinstance(data, dict) or not isinstance(data.get("data"), list):
+            raise ProtocolError("expected a list of videos")
+        videos = []
+        for item in data["data"]:
+            try:
+                videos.append(RemoteVideo.from_json(item))
+            except ProtocolError:
+                # One entry without an id must not hide the others from a tracker.
+                logger.debug("skipping a listed video without an id")
+        has_more = data.get("has_more") is True
+        last_id = _str(data.get("last_id")) or (videos[-1].id if videos else None)
+        if has_more and last_id is None:
+            raise ProtocolError("a list page says it has more but gives no last_id")
+        return cls(data=videos, has_more=has_more, last_id=last_id)
 
 
 @dataclass(frozen=True)

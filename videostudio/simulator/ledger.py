@@ -115,7 +115,7 @@ class Ledger:
         with self._locked() as entries:
             if not self._covers(self._balance(entries), points):
                 return False
-            stamp = int(self._clock() * 1_000_000) if stamp_us is None else stamp_us
+            stamp = _micros(self._clock()) if stamp_us is None else stamp_us
             entries.append(Entry(f"q_{secrets.token_hex(10)}", stamp, bot_name, points))
             return True
 
@@ -144,3 +144,13 @@ class Ledger:
             "length": len(page),
             "data": [entry.as_json() for entry in page],
         }
+
+
+def _micros(now: float) -> int:
+    """`now` in whole microseconds, never after it, so an entry charged at `now` is in
+    the history at `now`: int(now * 1e6) / 1e6 rounds to just above `now` for about
+    one clock reading in 200, and a clock that stands still then never shows it."""
+    stamp = int(now * 1_000_000)
+    while stamp / 1_000_000 > now:
+        stamp -= 1
+    return stamp

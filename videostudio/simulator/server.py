@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 from socketserver import ThreadingMixIn
 from typing import Any
@@ -22,6 +23,10 @@ class SimulatorServer(ThreadingMixIn, WSGIServer):
 
     daemon_threads = True  # a hung client must not keep the process alive
     allow_reuse_address = True
+    # socketserver's default backlog is 5: a team's worth of connections at once
+    # overflows it, and the kernel resets some, which a client reads as a dropped
+    # request (for a create: outcome unknown).
+    request_queue_size = socket.SOMAXCONN
 
     @property
     def port(self) -> int:

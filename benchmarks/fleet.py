@@ -37,7 +37,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from fleet_baselines import Track, run_naive, run_sweep
+from fleet_baselines import Caller, Track, run_naive, run_sweep
 from fleet_stack import (
     PASSWORD,
     STAFF,
@@ -293,7 +293,7 @@ def warm(sim: SimulatorProcess, kinds: tuple[Kind, ...]) -> None:
 # --- The baselines --------------------------------------------------------------------------
 
 
-def baseline_figures(tracks: list[Track], counted: int, stats: dict[str, int]) -> Figures:
+def baseline_figures(tracks: list[Track], caller: Caller, stats: dict[str, int]) -> Figures:
     def since_finish(track: Track, at: float | None) -> float | None:
         job = decode_id(track.provider_id) if track.provider_id else None
         return at - job.finished if at is not None and job is not None else None
@@ -306,7 +306,8 @@ def baseline_figures(tracks: list[Track], counted: int, stats: dict[str, int]) -
         "jobs": jobs,
         "failed_submissions": sum(1 for t in tracks if t.status in {"refused", "failed"}),
         "unarchived": sum(1 for t in tracks if t.archived_at is None and t.status != "failed"),
-        "throttled_counted": counted,
+        "throttled_counted": caller.throttled,
+        "unanswered_requests": caller.unreachable,
         # Sent the moment it is submitted: the wait is the create call, 429s included.
         "send_delay": spread(creates),
         "detection": spread(detect),
@@ -325,7 +326,7 @@ def run_baselines(
         thread.start()
     for thread in warming:
         thread.join()
-    results: dict[str, tuple[list[Track], int]] = {}
+    results: dict[str, tuple[list[Track], Caller]] = {}
     errors: dict[str, BaseException] = {}
     timing: dict[str, float] = {}
 
@@ -361,8 +362,8 @@ def run_baselines(
     for name, sim in sims.items():
         if name in errors:
             raise RuntimeError(f"the {name} baseline failed") from errors[name]
-        tracks, counted = results[name]
-        out[name] = baseline_figures(tracks, counted, sim.stats()) | {
+        tracks, caller = results[name]
+        out[name] = baseline_figures(tracks, caller, sim.stats()) | {
             "seconds": timing[name],
             "cpu_seconds": {"simulator": round(sim.cpu() - cpu_sims[name], 1)},
         }
@@ -474,7 +475,9 @@ def print_table(
     say("")
     for name, figures in (("app", app), ("naive", naive), ("sweep", sweep)):
         if figures:
-            say(f"requests by kind, {name}: {dump(figures.get('by_kind', {}))}")
+            lost = figures.get("unanswered_requests")
+            tail_note = f"; {lost} got no answer (connection refused or dropped)" if lost else ""
+            say(f"requests by kind, {name}: {dump(figures.get('by_kind', {}))}{tail_note}")
 
 
 # --- Main -----------------------------------------------------------------------------------

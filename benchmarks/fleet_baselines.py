@@ -52,6 +52,7 @@ class Caller:
         )
         self.stop = stop
         self.throttled = 0
+        self.unreachable = 0  # no answer at all (refused or dropped connections): tried again
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -67,13 +68,19 @@ class Caller:
             wait = 1.0
         return not self.stop.wait(wait)
 
+    def _unreachable(self) -> bool:
+        """Count a request that got no answer and wait a second; False when told to stop."""
+        with self._lock:
+            self.unreachable += 1
+        return not self.stop.wait(1.0)
+
     def request(self, method: str, path: str, **kwargs: object) -> httpx.Response | None:
         """The first answer that is not a 429; None when stopped or unreachable."""
         while not self.stop.is_set():
             try:
                 response = self.http.request(method, path, **kwargs)  # type: ignore[arg-type]
             except httpx.HTTPError:
-                if self.stop.wait(1.0):
+                if not self._unreachable():
                     return None
                 continue
             if response.status_code != 429:
@@ -107,7 +114,7 @@ class Caller:
                         dest.unlink()
                         break
                 except httpx.HTTPError:
-                    if self.stop.wait(1.0):
+                    if not self._unreachable():
                         return False
         return True
 
@@ -166,9 +173,9 @@ def run_naive(
     stop: threading.Event,
     timeout: float,
     every: float = 5.0,
-) -> tuple[list[Track], int]:
+) -> tuple[list[Track], Caller]:
     """A thread per job: send at its moment, look every `every` s, download on completion.
-    Returns the tracks and the 429s it counted."""
+    Returns the tracks and the caller (its counts of 429s and unanswered requests)."""
     local = threading.Event()  # this run's own stop: the deadline, or the harness's
     caller = Caller(base_url, local)
     base = Baseline("naive", [Track(job) for job in jobs], caller)
@@ -191,7 +198,7 @@ def run_naive(
     ]
     _run(threads, local, stop, timeout)
     caller.close()
-    return base.tracks, caller.throttled
+    return base.tracks, caller
 
 
 def run_sweep(
@@ -202,7 +209,7 @@ def run_sweep(
     stop: threading.Event,
     timeout: float,
     every: float = 15.0,
-) -> tuple[list[Track], int]:
+) -> tuple[list[Track], Caller]:
     """Members send at their moments; every `every` s one loop looks at every job in
     flight, back to back, then downloads the finished ones."""
     local = threading.Event()
@@ -241,7 +248,7 @@ def run_sweep(
     threads.append(threading.Thread(target=sweeper, daemon=True, name="sweeper"))
     _run(threads, local, stop, timeout)
     caller.close()
-    return base.tracks, caller.throttled
+    return base.tracks, caller
 
 
 def _run(

@@ -27,7 +27,7 @@ compile_locks = $(PIP_COMPILE) $(1) -o requirements/app.txt pyproject.toml && \
 LOCK_ARGS ?= --upgrade
 LOCK_CHECK_DIR := $(VENV)/lock-check
 
-.PHONY: password run install test test-fast lint format bench browser migrations-check \
+.PHONY: password run install test test-fast lint format bench bench-fleet browser migrations-check \
 	lock lock-check clean
 
 # A fresh venv holding exactly the lock (pip itself included): every file checked against
@@ -86,6 +86,13 @@ migrations-check: install
 
 bench: install
 	$(BIN)/python benchmarks/bench.py
+	$(BIN)/python benchmarks/fleet.py $(FLEET_ARGS)
+
+## The tracker at scale over real HTTP (the app as make run runs it, a strict simulator)
+## beside two simple trackers: a few minutes. A quick run:
+## make bench-fleet FLEET_ARGS="--jobs 60 --members 6 --window 10"
+bench-fleet: install
+	$(BIN)/python benchmarks/fleet.py $(FLEET_ARGS)
 
 ## Rewrite requirements/*.txt from pyproject.toml (needs PyPI); the next target rebuilds .venv.
 lock: install

@@ -63,6 +63,15 @@ def test_sends_go_round_the_members_oldest_first_within_each(
         if claimed and still:
             assert max(turns) <= min(still)
         order.extend(claimed)
+    # Round robin: when a member's n-th job goes, everyone still waiting had n - 1.
+    sent_so_far: dict[int, int] = {}
+    total = {m: sum(1 for j in jobs if j.owner_id == m) for m in {j.owner_id for j in jobs}}
+    for video in order:
+        n = sent_so_far.get(video.owner_id, 0) + 1
+        for member, count in total.items():
+            if member != video.owner_id and sent_so_far.get(member, 0) < count:
+                assert sent_so_far.get(member, 0) >= n - 1
+        sent_so_far[video.owner_id] = n
     # Every job sent once, each member's in the order they were submitted.
     assert sorted(v.pk for v in order) == sorted(j.pk for j in jobs)
     for member in {j.owner_id for j in jobs}:
@@ -293,3 +302,11 @@ def test_a_job_whose_reference_image_is_gone_fails_with_a_reason_and_costs_nothi
         Video.Status.FAILED, "not_sent", Video.Cost.NONE,
     )  # fmt: skip
     assert "reference image" in video.error_message and "no points" in video.error_message
+
+
+def test_claims_one_at_a_time_still_go_round_the_members(owner: Any, teammate: Any) -> None:
+    mine = [waiting(owner, f"mine {i}") for i in range(5)]
+    theirs = waiting(teammate, "theirs, queued last")
+    order = [tracking.videos_claim_sends(now=timezone.now(), limit=1)[0].pk for _ in range(3)]
+    # Mine came first (nobody had been served), then theirs: I was served just now.
+    assert order == [mine[0].pk, theirs.pk, mine[1].pk]

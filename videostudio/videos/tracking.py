@@ -30,13 +30,13 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
 from django.conf import settings
 from django.db import connections
-from django.db.models import Count, F, Min, Q, Window
+from django.db.models import Count, F, Max, Min, Q, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
@@ -143,7 +143,8 @@ def videos_claim_archives(
 
 def videos_claim_sends(*, now: datetime, limit: int, token: uuid.UUID | None = None) -> list[Video]:
     """Claim up to `limit` waiting jobs to send, fairly: round by round, each member's
-    oldest waiting job first, so no member waits behind another's whole queue.
+    oldest waiting job first, the member served longest ago first within a round, so
+    no member waits behind another's whole queue.
     With a per-member limit of jobs in flight, a member at the limit waits."""
     token = token or uuid.uuid4()
     waiting = Video.objects.filter(status=Status.WAITING, next_poll_at__lte=now)
@@ -162,11 +163,25 @@ def videos_claim_sends(*, now: datetime, limit: int, token: uuid.UUID | None = N
     turns = waiting.annotate(
         turn=Window(RowNumber(), partition_by=[F("owner_id")], order_by=[F("pk").asc()])
     )
-    ids = list(turns.filter(turn__lte=rounds).order_by("turn", "pk").values_list("pk", flat=True))
+    heads = list(turns.filter(turn__lte=rounds).values_list("pk", "owner_id", "turn"))
+    # Within a round, whoever was served longest ago goes first: claims of one job at
+    # a time still go round the members, not to whoever's oldest job is older.
+    served = dict(
+        Video.objects.filter(owner_id__in={owner for _, owner, _ in heads})
+        .exclude(submitted_at=None)
+        .values("owner_id")
+        .annotate(last=Max("submitted_at"))
+        .values_list("owner_id", "last")
+    )
+    never = datetime.min.replace(tzinfo=UTC)
+    heads.sort(key=lambda head: (head[2], served.get(head[1]) or never, head[0]))
+    ids = [pk for pk, _, _ in heads]
     claimed = []
     until = now + services.SEND_LEASE
     for pk in ids[:limit]:
-        if states.video_sending(pk, token=token, now=now, until=until):
+        # A microsecond apart, in the order taken: who was served last stays exact.
+        at = now + timedelta(microseconds=len(claimed))
+        if states.video_sending(pk, token=token, now=at, until=until):
             claimed.append(pk)
     videos = {v.pk: v for v in Video.objects.filter(pk__in=claimed).select_related("parent")}
     return [videos[pk] for pk in claimed if pk in videos]

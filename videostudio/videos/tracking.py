@@ -176,7 +176,7 @@ def videos_claim_sends(*, now: datetime, limit: int, token: uuid.UUID | None = N
     never = datetime.min.replace(tzinfo=UTC)
     heads.sort(key=lambda head: (head[2], served.get(head[1]) or never, head[0]))
     ids = [pk for pk, _, _ in heads]
-    claimed = []
+    claimed: list[int] = []
     until = now + services.SEND_LEASE
     for pk in ids[:limit]:
         # A microsecond apart, in the order taken: who was served last stays exact.

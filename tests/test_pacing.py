@@ -24,7 +24,7 @@ from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from videostudio.pacing.budget import BaseBudget, Budget, LocalBudget, floors_for
+from videostudio.pacing.budget import WAIT_LIMITS, BaseBudget, Budget, LocalBudget, floors_for
 from videostudio.pacing.database import DatabaseBudget
 from videostudio.pacing.models import Bucket
 from videostudio.pacing.redis import KEY_PREFIX, RETRY_REDIS_AFTER, RedisBudget, redis_from_url
@@ -553,3 +553,25 @@ def test_an_unreachable_redis_server_is_no_crash(fake: FakeClock) -> None:
     assert budget.try_take(Priority.SEND) == pytest.approx(1.0)
     budget.pause_until(WALL + 1.0)
     assert budget.paused_for() == pytest.approx(1.0)
+
+
+def test_a_background_call_gives_up_its_turn_rather_than_hold_a_worker(clock: FakeClock) -> None:
+    from videostudio.provider.errors import BudgetBusy
+
+    budget = LocalBudget(rate_per_minute=60, burst=10, clock=clock, sleep=clock.sleep)
+    while budget.try_take(Priority.SEND) == 0:
+        pass  # videos keep the bucket empty
+    started = clock()
+
+    def busy_sleep(seconds: float) -> None:
+        clock.advance(seconds)
+        budget.try_take(Priority.SEND)  # every token that comes goes to a send
+
+    budget._sleep = busy_sleep
+    with priority(Priority.BACKGROUND), pytest.raises(BudgetBusy) as raised:
+        budget.acquire()
+    assert clock() - started <= WAIT_LIMITS[Priority.BACKGROUND] + 1
+    assert "try again in a minute" in raised.value.user_message
+    with priority(Priority.POLL):
+        budget._sleep = clock.sleep
+        budget.acquire()  # a look waits for its turn, however long

@@ -310,3 +310,27 @@ def test_claims_one_at_a_time_still_go_round_the_members(owner: Any, teammate: A
     order = [tracking.videos_claim_sends(now=timezone.now(), limit=1)[0].pk for _ in range(3)]
     # Mine came first (nobody had been served), then theirs: I was served just now.
     assert order == [mine[0].pk, theirs.pk, mine[1].pk]
+
+
+def test_out_of_time_the_next_sweep_takes_over_while_a_slow_download_finishes(
+    owner: Any, simulator: Simulator, clock: FakeClock
+) -> None:
+    transport = Delays(simulator.transport(), {"/content": 1.0})
+    client = ProviderClient(base_url="http://sim.test/v1", api_key="k", transport=transport)
+    (video,) = sent_jobs(owner, client, 1)
+    clock.advance(30)
+    Video.objects.filter(pk=video.pk).update(
+        status=Video.Status.COMPLETED, next_poll_at=timezone.now(), completed_at=timezone.now()
+    )
+    seen: list[tuple[bool, int]] = []
+
+    def handover() -> None:
+        downloads = sum(1 for path, _, _ in transport.log if path.endswith("/content"))
+        seen.append((tracking.sweep_running(), downloads))
+
+    waiting(owner, "due soon")  # work for the next sweep
+    report = tracking.videos_sweep(client=client, seconds=0.3, handover=handover)
+    # Handed over while the download was still out, the lease already free.
+    assert report.handed_over and seen == [(False, 0)]
+    video.refresh_from_db()
+    assert video.is_archived and video.lease_token is None

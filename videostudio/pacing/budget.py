@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Protocol
 
+from videostudio.provider.errors import BudgetBusy
 from videostudio.provider.ratelimit import Priority, RateGate, RateLimiter, request_priority
 
 DEFAULT_NAME = "provider"
@@ -52,6 +53,9 @@ MIN_WAIT = 0.001
 # A refused caller sleeps its wait plus a random part of one token's time (1 / rate),
 # never more than this, so waiters in several processes come back one by one.
 MAX_JITTER = 0.25
+# The longest a call may wait for its turn before it gives up (BudgetBusy): background
+# reads must never hold a worker (or the tracker's loop) while videos keep the budget busy.
+WAIT_LIMITS: dict[Priority, float] = {Priority.BACKGROUND: 15.0}
 
 
 class Budget(RateLimiter, RateGate, Protocol):
@@ -201,7 +205,10 @@ class BaseBudget(ABC):
     # --- RateLimiter and RateGate, for ProviderClient(limiter=budget, gate=budget) ---
 
     def acquire(self) -> None:
-        self.take(request_priority.get())
+        level = request_priority.get()
+        limit = WAIT_LIMITS.get(level)
+        if not self.take(level, timeout=limit):
+            raise BudgetBusy(f"no turn in the request budget within {limit:.0f} s")
 
     def wait(self) -> None:
         deadline = self._paused_until()

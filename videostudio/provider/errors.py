@@ -128,6 +128,20 @@ class RateLimited(ProviderError):
         return "The provider is busy right now; we will try again shortly."
 
 
+class BudgetBusy(ProviderError):
+    """Not sent: the team's request budget had no turn for a call this unhurried (the
+    usage history, the balance, a catalog sync) while videos kept it busy."""
+
+    default_transient = True
+
+    @property
+    def user_message(self) -> str:
+        return (
+            "The team's request budget is busy with videos right now, so this was not "
+            "asked of the provider; try again in a minute."
+        )
+
+
 class ProviderServerError(ProviderError):
     default_transient = True
 

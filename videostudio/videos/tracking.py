@@ -297,7 +297,11 @@ class _Tracker:
     def busy(self, kind: str) -> int:
         return sum(1 for k, _ in self.running.values() if k == kind)
 
-    def dispatch(self, pool: ThreadPoolExecutor, now: datetime) -> None:
+    def dispatch(self, pool: ThreadPoolExecutor, now: datetime, *, claim: bool = True) -> None:
+        """Hand due work to the threads; `claim=False`: only the backlog already held."""
+        if not claim:
+            self.feed(pool)
+            return
         free = self.limits["send"] - self.busy("send")
         if free > 0:
             for video in videos_claim_sends(now=now, limit=free, token=self.token):
@@ -316,13 +320,18 @@ class _Tracker:
                 self.running[future] = ("archive", video)
         if listing(self.client).worth_asking and not self.busy("list"):
             self.dispatch_list(pool, now)
+        free = self.feed(pool)
+        if free > 0:
+            for video in videos_claim_due(now=now, limit=free, token=self.token):
+                self.look(pool, video)
+
+    def feed(self, pool: ThreadPoolExecutor) -> int:
+        """Give jobs held in the backlog their looks; the poll slots left free."""
         free = self.limits["poll"] - self.busy("poll")
         while free > 0 and self.backlog:
             self.look(pool, self.backlog.pop(0))
             free -= 1
-        if free > 0:
-            for video in videos_claim_due(now=now, limit=free, token=self.token):
-                self.look(pool, video)
+        return free
 
     def look(self, pool: ThreadPoolExecutor, video: Video) -> None:
         self.unconfirmed |= video.status == Status.UNCONFIRMED
@@ -421,7 +430,9 @@ def videos_sweep(
     (at least one pass: `seconds=0` claims once and records everything it claimed).
 
     Only one sweep runs at a time (a named lease); extra wake-ups return at once.
-    When time runs out with work left, `handover` starts the next sweep.
+    When time runs out it gives the lease up at once, `handover` starts the next
+    sweep if work is due soon, and this one only records what it still has out
+    (a slow download, say) before it returns: nobody's look waits for that.
     """
     report = SweepReport()
     token = uuid.uuid4()
@@ -436,14 +447,17 @@ def videos_sweep(
     }
     tracker = _Tracker(client=client, token=token, report=report, limits=limits)
     renewed = time.monotonic()
-    began = timezone.now()
+    released = False
     workers = sum(limits.values()) + limits["archive"]  # room for urgent archives
     try:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tracker") as pool:
             while True:
                 report.passes += 1
-                # Out of time: only what was due when the sweep began is still taken on.
-                tracker.dispatch(pool, timezone.now() if time.monotonic() < deadline else began)
+                on_time = time.monotonic() < deadline
+                if on_time or report.passes == 1:
+                    tracker.dispatch(pool, timezone.now())
+                else:
+                    tracker.dispatch(pool, timezone.now(), claim=False)
                 if tracker.running:
                     done, _ = wait(tracker.running, timeout=TICK, return_when=FIRST_COMPLETED)
                     tracker.record(done)
@@ -452,8 +466,24 @@ def videos_sweep(
                     renewed = time.monotonic()
                     # Slow calls (429 pauses, big downloads) must not outlive the leases.
                     states.videos_renew(token=token, until=timezone.now() + JOB_LEASE)
-                    if not lease_acquire(SWEEP_LEASE, token, SWEEPER_LEASE):
+                    if on_time and not lease_acquire(SWEEP_LEASE, token, SWEEPER_LEASE):
                         log.warning("the sweep lease was taken over; finishing what is out")
+                if not on_time:
+                    if not released:
+                        # Out of time: the next sweep takes over at once, while this
+                        # one only records what it has out (slow downloads, say).
+                        released = True
+                        lease_release(SWEEP_LEASE, token)
+                        next_due = _next_due()
+                        due_soon = next_due is not None and (
+                            (next_due - timezone.now()).total_seconds() <= SCHEDULE_SLACK
+                        )
+                        if handover is not None and due_soon:
+                            handover()
+                            report.handed_over = True
+                    if tracker.running or tracker.backlog:
+                        continue
+                    return report
                 if tracker.running or tracker.backlog:
                     continue
                 next_due = _next_due()
@@ -466,13 +496,10 @@ def videos_sweep(
                     return report
                 due_in = (next_due - timezone.now()).total_seconds()
                 left = deadline - time.monotonic()
-                if left <= 0 or due_in > left + SCHEDULE_SLACK:
-                    # Work due soon: start the next sweep now. Work due later: the
-                    # every-minute schedule will wake one in time, so free the worker.
+                if due_in > left + SCHEDULE_SLACK:
+                    # Work due later than this sweep lasts: the every-minute schedule
+                    # will wake one in time, so free the worker.
                     lease_release(SWEEP_LEASE, token)
-                    if handover is not None and due_in <= SCHEDULE_SLACK:
-                        handover()
-                        report.handed_over = True
                     return report
                 if not lease_acquire(SWEEP_LEASE, token, SWEEPER_LEASE):
                     return report  # another sweep took over while this one was slow

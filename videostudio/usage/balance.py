@@ -34,7 +34,7 @@ def balance_refresh(*, client: ProviderClient) -> int | None:
         with priority(Priority.BACKGROUND):  # behind sends, looks and downloads
             points = client.current_balance()
     except ProviderError as exc:
-        log.warning("could not read the team balance: %s", exc.error_type or exc.status)
+        log.warning("could not read the team balance: %s", exc.error_type or exc.status or exc)
         return None
     BalanceSnapshot.objects.create(points=points)
     if points > 0:

@@ -26,7 +26,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import Protocol, TypedDict, Unpack
 
 from videostudio.provider.errors import BudgetBusy
 from videostudio.provider.ratelimit import Priority, RateGate, RateLimiter, request_priority
@@ -141,6 +141,15 @@ def decide_pause(state: State, *, now: float, deadline: float) -> State | None:
     if deadline <= now or deadline <= state.paused_until:
         return None
     return State(tokens=0.0, updated=max(state.updated, deadline), paused_until=deadline)
+
+
+class Timing(TypedDict, total=False):
+    """The clocks a budget reads and how it waits: injectable for tests."""
+
+    clock: Callable[[], float]  # wall time, the only clock hosts share
+    sleep: Callable[[float], None]
+    monotonic: Callable[[], float]
+    random: Callable[[], float]
 
 
 class BaseBudget(ABC):
@@ -265,19 +274,9 @@ class LocalBudget(BaseBudget):
         *,
         rate_per_minute: int,
         burst: int,
-        clock: Callable[[], float] = time.time,
-        sleep: Callable[[float], None] = time.sleep,
-        monotonic: Callable[[], float] = time.monotonic,
-        random: Callable[[], float] = _random.random,
+        **timing: Unpack[Timing],
     ) -> None:
-        super().__init__(
-            rate_per_minute=rate_per_minute,
-            burst=burst,
-            clock=clock,
-            sleep=sleep,
-            monotonic=monotonic,
-            random=random,
-        )
+        super().__init__(rate_per_minute=rate_per_minute, burst=burst, **timing)
         self._lock = threading.Lock()
         self._bucket = self._fresh()  # a fresh process may start at once
 

@@ -12,14 +12,12 @@ token was for.
 
 from __future__ import annotations
 
-import random as _random
-import time
-from collections.abc import Callable
+from typing import Unpack
 
 from django.db import IntegrityError, connections, transaction
 from django.db.models import F
 
-from videostudio.pacing.budget import DEFAULT_NAME, BaseBudget, State
+from videostudio.pacing.budget import DEFAULT_NAME, BaseBudget, State, Timing
 from videostudio.pacing.models import Bucket
 from videostudio.provider.ratelimit import Priority
 
@@ -34,19 +32,9 @@ class DatabaseBudget(BaseBudget):
         rate_per_minute: int,
         burst: int,
         using: str = "default",
-        clock: Callable[[], float] = time.time,
-        sleep: Callable[[float], None] = time.sleep,
-        monotonic: Callable[[], float] = time.monotonic,
-        random: Callable[[], float] = _random.random,
+        **timing: Unpack[Timing],
     ) -> None:
-        super().__init__(
-            rate_per_minute=rate_per_minute,
-            burst=burst,
-            clock=clock,
-            sleep=sleep,
-            monotonic=monotonic,
-            random=random,
-        )
+        super().__init__(rate_per_minute=rate_per_minute, burst=burst, **timing)
         self.name = name
         self._using = using
 

@@ -18,13 +18,18 @@ loads (and the app runs without Redis) whether or not it is installed.
 from __future__ import annotations
 
 import logging
-import random as _random
 import threading
-import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 
-from videostudio.pacing.budget import DEFAULT_NAME, MIN_WAIT, BaseBudget, LocalBudget, State
+from videostudio.pacing.budget import (
+    DEFAULT_NAME,
+    MIN_WAIT,
+    BaseBudget,
+    LocalBudget,
+    State,
+    Timing,
+)
 from videostudio.provider.ratelimit import Priority
 
 logger = logging.getLogger(__name__)
@@ -108,34 +113,17 @@ class RedisBudget(BaseBudget):
         *,
         rate_per_minute: int,
         burst: int,
-        clock: Callable[[], float] = time.time,
-        sleep: Callable[[float], None] = time.sleep,
-        monotonic: Callable[[], float] = time.monotonic,
-        random: Callable[[], float] = _random.random,
+        **timing: Unpack[Timing],
     ) -> None:
-        super().__init__(
-            rate_per_minute=rate_per_minute,
-            burst=burst,
-            clock=clock,
-            sleep=sleep,
-            monotonic=monotonic,
-            random=random,
-        )
+        super().__init__(rate_per_minute=rate_per_minute, burst=burst, **timing)
         self.name = name
         self.key = KEY_PREFIX + name
         self._redis = redis_client
         # register_script sends nothing yet: EVALSHA, then EVAL once if Redis lacks it.
         self._take = redis_client.register_script(_TAKE)
         self._pause = redis_client.register_script(_PAUSE)
-        self._local = LocalBudget(
-            rate_per_minute=rate_per_minute,
-            burst=burst,
-            clock=clock,
-            sleep=sleep,
-            monotonic=monotonic,
-            random=random,
-        )
-        self._outage = _Outage(clock)
+        self._local = LocalBudget(rate_per_minute=rate_per_minute, burst=burst, **timing)
+        self._outage = _Outage(self._clock)
 
     def __repr__(self) -> str:
         return f"{super().__repr__()[:-1]}, key={self.key!r})"

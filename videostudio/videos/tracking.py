@@ -78,7 +78,8 @@ LOOKED_AT = (
     Status.IN_PROGRESS,
     Status.UNKNOWN,
 )
-AT_PROVIDER = (Status.SUBMITTING, Status.QUEUED, Status.IN_PROGRESS, Status.UNKNOWN)
+# Out at the provider, or on the way there: what a member has "in flight".
+SENT_OR_SENDING = (Status.SUBMITTING, *states.AT_PROVIDER)
 
 
 @dataclass
@@ -152,7 +153,7 @@ def videos_claim_sends(*, now: datetime, limit: int, token: uuid.UUID | None = N
     cap = settings.VIDEOSTUDIO_MEMBER_MAX_IN_FLIGHT
     if cap:
         busy = (
-            Video.objects.filter(status__in=AT_PROVIDER)
+            Video.objects.filter(status__in=SENT_OR_SENDING)
             .values("owner_id")
             .annotate(n=Count("pk"))
             .filter(n__gte=cap)
@@ -195,10 +196,15 @@ def video_send_now(*, video: Video, client: ProviderClient) -> Video:
         video.refresh_from_db()
         return video
     video = Video.objects.select_related("parent").get(pk=video.pk)
-    source_id = video.parent.provider_id if video.parent is not None else None
     with priority(Priority.SEND):
-        sent = services.send_call(video, client=client, source_id=source_id)
+        sent = _send_call(video, client)
     return services.send_record(video, sent)
+
+
+def _send_call(video: Video, client: ProviderClient) -> services.Sent:
+    """The provider call for a claimed job (its parent loaded with it)."""
+    source_id = video.parent.provider_id if video.parent is not None else None
+    return services.send_call(video, client=client, source_id=source_id)
 
 
 def _in_thread(level: Priority, work: Callable[[], T]) -> T:
@@ -213,10 +219,7 @@ def _in_thread(level: Priority, work: Callable[[], T]) -> T:
 
 
 def _send(video: Video, client: ProviderClient) -> services.Sent:
-    source_id = video.parent.provider_id if video.parent is not None else None
-    return _in_thread(
-        Priority.SEND, lambda: services.send_call(video, client=client, source_id=source_id)
-    )
+    return _in_thread(Priority.SEND, lambda: _send_call(video, client))
 
 
 def _look(video: Video, client: ProviderClient) -> Fetched:
@@ -375,7 +378,7 @@ class _Tracker:
 
     def record(self, done: set[Future[Any]]) -> None:
         room = timing.room_gap(
-            Video.objects.filter(status__in=AT_PROVIDER).count(),
+            Video.objects.filter(status__in=SENT_OR_SENDING).count(),
             rate_per_minute=settings.VIDEOSTUDIO_PROVIDER_RATE_PER_MINUTE,
             max_gap=settings.VIDEOSTUDIO_POLL_MAX_SECONDS,
         )

@@ -45,6 +45,7 @@ from videostudio.provider.errors import ListUnsupported, ProviderError
 from videostudio.provider.ratelimit import Priority, priority
 from videostudio.provider.types import RemoteVideo
 from videostudio.videos import services, states, timing
+from videostudio.videos.heartbeat import heartbeat_beat
 from videostudio.videos.leases import lease_acquire, lease_release
 from videostudio.videos.models import Lease, Video
 from videostudio.videos.points import points
@@ -439,6 +440,8 @@ def videos_sweep(
     """
     report = SweepReport()
     token = uuid.uuid4()
+    # The worker is alive even when another sweep holds the lease.
+    heartbeat_beat(force=True)
     if not lease_acquire(SWEEP_LEASE, token, SWEEPER_LEASE):
         return report
     report.ran = True
@@ -456,6 +459,7 @@ def videos_sweep(
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tracker") as pool:
             while True:
                 report.passes += 1
+                heartbeat_beat()
                 on_time = time.monotonic() < deadline
                 if on_time or report.passes == 1:
                     tracker.dispatch(pool, timezone.now())

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from http.cookies import SimpleCookie
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import pytest
 from django import forms
@@ -546,6 +546,10 @@ def path_for(draw: st.DrawFn, world: World, route: Route) -> str:
     return path
 
 
+# Sent as they are: a NUL and bytes that are not UTF-8, once decoded by the server.
+RAW_IN_PATH = ("%00", "%ff%fe")
+
+
 def path_value(
     world: World, converter: str, name: str, label: str | None
 ) -> st.SearchStrategy[str]:
@@ -562,7 +566,7 @@ def path_value(
     if converter == "int":
         text = st.integers(min_value=0, max_value=2**70).map(str)
     value = st.one_of(st.sampled_from(good or ["1"]), st.sampled_from(hostile), text)
-    return value.map(lambda v: v if "%" in v else quote(v, safe=""))
+    return value.map(lambda v: v if v in RAW_IN_PATH else quote(v, safe=""))
 
 
 # Who asks, weighted: the admin's pages are mostly for the superuser, the app's for members.
@@ -677,7 +681,7 @@ def send(client: Client, call: Call) -> Any:
 
 def csrf_checked(path: str) -> bool:
     try:
-        match = resolve(path.split("?")[0])
+        match = resolve(unquote(path.split("?")[0]))
     except Resolver404:
         return False
     return not getattr(match.func, "csrf_exempt", False)
@@ -937,3 +941,56 @@ def test_an_empty_to_field_on_an_admin_page_means_the_primary_key(
     response = client.get(f"/admin/videos/video/{video.pk}/{page}/", {"_to_field": ""})
     assert response.status_code == 200
     assert "a lighthouse" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"model__exact": "\x00"},
+        {"status": "a\x00b"},
+        {"q": "\x00"},
+        {"created_at__gte": "\x00"},
+    ],
+)
+def test_a_nul_in_an_admin_list_filter_is_refused_with_a_400_page(
+    client: Client, superuser: User, query: dict[str, str]
+) -> None:
+    # PostgreSQL raised a DataError for these once the list was read.
+    a_video(owner=superuser)
+    client.force_login(superuser)
+    response = client.get("/admin/videos/video/", query)
+    assert response.status_code == 400
+    assert "NUL character" in response.content.decode()
+
+
+def test_a_nul_in_an_admin_autocomplete_term_is_refused_with_a_400_page(
+    client: Client, superuser: User
+) -> None:
+    client.force_login(superuser)
+    query = {"term": "ol\x00", "app_label": "videos", "model_name": "video", "field_name": "owner"}
+    assert client.get("/admin/autocomplete/", query).status_code == 400
+
+
+def test_a_nul_in_an_admin_object_id_is_no_such_object(client: Client, superuser: User) -> None:
+    TaskFactory(success=True)
+    client.force_login(superuser)
+    response = client.get("/admin/django_q/success/%00/change/")
+    assert response.status_code == 302 and response["Location"] == "/admin/"
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("2026-12-01", 'value="2026-12-01"'),
+        ("2026-12-01 10:30", 'value="10:30:00"'),
+        ("garbage", 'name="next_run_0"'),
+        ("9999-12-31T23:00:00-14:00", 'name="next_run_0"'),
+    ],
+)
+def test_an_admin_add_page_prefilled_with_a_date_from_its_address_shows_or_drops_it(
+    client: Client, superuser: User, value: str, shown: str
+) -> None:
+    client.force_login(superuser)
+    response = client.get("/admin/django_q/schedule/add/", {"next_run": value})
+    assert response.status_code == 200
+    assert shown in response.content.decode()

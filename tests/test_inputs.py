@@ -577,22 +577,46 @@ PERSONAS = {
 HTMX_TARGETS = ["cost-estimate", "video-fields", "results", "progress", "#x", ""]
 
 
+RANGES = [
+    "bytes=0-",
+    "bytes=-1",
+    "bytes=5-1",
+    "bytes=a-b",
+    "bytes=0-1,2-3",
+    "bytes=-0",
+    "bytes=99999999999999999999-",
+    "bytes=0-99999999999999999999",
+    "items=0-1",
+    "bytes=",
+]
+HEADERS = [
+    # htmx's (django-htmx reads them into request.htmx)
+    ("HX-Target", HTMX_TARGETS),
+    ("HX-Trigger", ["", "id_model", "load"]),
+    ("HX-Trigger-Name", ["model", "seconds"]),
+    ("HX-Current-URL", ["http://testserver/videos/new/", "not a url", "http://[::1"]),
+    ("HX-History-Restore-Request", ["true", "false"]),
+    ("HX-Boosted", ["true"]),
+    ("HX-Prompt", ["yes"]),
+    # what the media view reads (a <video> seeks with Range)
+    ("Range", RANGES),
+    ("If-Range", ['"etag"', "Tue, 01 Dec 2026 10:00:00 GMT", "garbage"]),
+    ("If-Modified-Since", ["Tue, 01 Dec 2026 10:00:00 GMT", "Mon, 01 Jan 10000 00:00:00 GMT"]),
+    ("If-None-Match", ['"x"', "*", ""]),
+]  # fmt: skip
+
+
 @st.composite
-def htmx_headers(draw: st.DrawFn) -> dict[str, str]:
+def request_headers(draw: st.DrawFn) -> dict[str, str]:
     if not draw(st.booleans()):
         return {}
-    headers = {"HX-Request": draw(st.sampled_from(["true", "false", "", "1"]) | header_text)}
-    for header, values in (
-        ("HX-Target", HTMX_TARGETS),
-        ("HX-Trigger", ["", "id_model", "load"]),
-        ("HX-Trigger-Name", ["model", "seconds"]),
-        ("HX-Current-URL", ["http://testserver/videos/new/", "not a url", "http://[::1"]),
-        ("HX-History-Restore-Request", ["true", "false"]),
-        ("HX-Boosted", ["true"]),
-        ("HX-Prompt", ["yes"]),
+    headers = {}
+    if draw(st.booleans()):
+        headers["HX-Request"] = draw(st.sampled_from(["true", "false", "", "1"]) | header_text)
+    for header, values in draw(
+        st.lists(st.sampled_from(HEADERS), max_size=4, unique_by=lambda h: h[0])
     ):
-        if draw(st.booleans()):
-            headers[header] = draw(st.sampled_from(values) | header_text)
+        headers[header] = draw(st.sampled_from(values) | header_text)
     return headers
 
 
@@ -637,7 +661,7 @@ def calls(
         method=method,
         path=path,
         data=data,
-        headers=draw(htmx_headers()),
+        headers=draw(request_headers()),
         csrf_missing=method == "POST" and draw(st.integers(0, 5)) == 0,
         raw_query=raw_query,
     )
@@ -994,3 +1018,11 @@ def test_an_admin_add_page_prefilled_with_a_date_from_its_address_shows_or_drops
     response = client.get("/admin/django_q/schedule/add/", {"next_run": value})
     assert response.status_code == 200
     assert shown in response.content.decode()
+
+
+@pytest.mark.parametrize("header", RANGES)
+def test_the_media_view_answers_any_range_header(client: Client, member: User, header: str) -> None:
+    video = a_video(owner=member, with_files=True)
+    client.force_login(member)
+    response = client.get(f"/videos/{video.pk}/video/", headers={"Range": header})
+    assert response.status_code in (200, 206, 416)

@@ -87,7 +87,8 @@ def _parsed(model_field: Any, value: str) -> Any:
     """A date, time or datetime from text, or None if it does not parse or cannot be
     shown in the current time zone."""
     try:
-        parsed = model_field.to_python(value)
+        # The form field's parser: the formats a form takes, made aware in the current zone.
+        parsed = model_field.formfield().to_python(value)
         if isinstance(parsed, datetime) and timezone.is_aware(parsed):
             timezone.localtime(parsed)
     except (ValidationError, ValueError, OverflowError):

@@ -417,7 +417,18 @@ def test_the_probe_picks_the_first_allowed_host(allowed: str | None, host: str |
     assert probe_host(allowed) == host
 
 
-def test_the_readme_lists_every_reason_code() -> None:
+def test_the_readme_lists_every_reason_code_and_setting() -> None:
     readme = (ROOT / "README.md").read_text()
-    for code in CODES:
-        assert f"`{code}`" in readme, code
+    for code in CODES - {"ok"}:
+        assert f"| `{code}` |" in readme, code
+    for name in (
+        "VIDEOSTUDIO_WORKER_STALE_SECONDS",
+        "VIDEOSTUDIO_POLL_OVERDUE_SECONDS",
+        "VIDEOSTUDIO_ARCHIVE_RISK_MINUTES",
+        "LOG_FORMAT",
+        "SENTRY_DSN",
+        "SENTRY_ENVIRONMENT",
+        "SENTRY_RELEASE",
+        "SENTRY_TRACES_SAMPLE_RATE",
+    ):
+        assert f"| `{name}` |" in readme, name

@@ -183,7 +183,7 @@ def check_worker(now: datetime, done: dict[str, Check] | None = None) -> Check:
                 "it (a running worker checks in every minute)."
             )
         return Check("worker", WORKER_NEVER_SEEN, ok=not waited, detail=detail)
-    ago = timesince(last, now)
+    ago = "less than a minute" if now - last < timedelta(minutes=1) else timesince(last, now)
     if now - last > stale_after:
         return Check(
             "worker",

@@ -17,6 +17,8 @@ import pytest
 import sentry_sdk
 from django.conf import settings
 from django.test import Client
+from hypothesis import given
+from hypothesis import strategies as st
 from sentry_sdk.envelope import Envelope
 from sentry_sdk.transport import Transport
 
@@ -47,6 +49,13 @@ def test_request_ids_are_fresh_per_request(client: Client, db: None) -> None:
     ids = {client.get("/accounts/login/")["X-Request-ID"] for _ in range(5)}
     assert len(ids) == 5
     assert request_id_for("") != request_id_for("")
+
+
+@given(st.text(max_size=80))
+def test_a_request_id_is_always_a_short_plain_token(incoming: str) -> None:
+    rid = request_id_for(incoming)
+    assert logs.SANE_ID.fullmatch(rid) and len(rid) <= 64
+    assert rid == incoming or len(rid) == 32
 
 
 def record(message: str, **extra: Any) -> logging.LogRecord:
@@ -239,6 +248,14 @@ def test_the_scrubber_walks_every_part_of_an_event() -> None:
         "n": 1,
     }
     assert scrub("short value", ["short"]) == "short value"  # too short to hunt for
+
+
+@given(before=st.text(max_size=40), after=st.text(max_size=40), cut=st.integers(8, len(KEY)))
+def test_no_text_around_the_key_or_cut_from_it_keeps_it(before: str, after: str, cut: int) -> None:
+    whole = scrub({"m": before + KEY + after}, [KEY])["m"]
+    assert KEY not in whole
+    truncated = scrub(before + KEY[:cut] + "...", [KEY])
+    assert KEY[:cut] not in truncated or KEY[:cut] in before
 
 
 def test_error_reports_hold_no_personal_data(sentry: Captured) -> None:

@@ -48,9 +48,12 @@ INSTALLED_APPS = [
     "videostudio.videos",
     "videostudio.gallery",
     "videostudio.usage",
+    "videostudio.ops",
 ]
 
 MIDDLEWARE = [
+    # First: every response (redirects included) and every log line carries the id.
+    "videostudio.ops.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -78,6 +81,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "videostudio.videos.context_processors.studio",
                 "videostudio.usage.context_processors.team_balance",
+                "videostudio.ops.context_processors.worker_banner",
             ],
         },
     },
@@ -292,11 +296,50 @@ Q_CLUSTER = {
     "label": "Tasks",
 }
 
+# --- Operations: /health/, the staff banner, logs, error reports -----------------------
+# The worker counts as away once its heartbeat (every few seconds while it works, once
+# a minute when idle) is older than this: /health/ fails and staff see a banner.
+VIDEOSTUDIO_WORKER_STALE_SECONDS = env_int("VIDEOSTUDIO_WORKER_STALE_SECONDS", 180, minimum=30)
+# A job this far past its next look (or archive), or a send this far past its turn while
+# the worker is away, fails /health/.
+VIDEOSTUDIO_POLL_OVERDUE_SECONDS = env_int("VIDEOSTUDIO_POLL_OVERDUE_SECONDS", 300, minimum=30)
+# A finished video not saved here whose provider copy goes within this fails /health/.
+VIDEOSTUDIO_ARCHIVE_RISK_MINUTES = env_int("VIDEOSTUDIO_ARCHIVE_RISK_MINUTES", 30, minimum=1)
+
+# Error reports to Sentry, off unless a DSN is set; the provider key is scrubbed.
+SENTRY_DSN = env_str("SENTRY_DSN").strip()
+if SENTRY_DSN:
+    from videostudio.ops.sentry import sentry_init
+
+    sentry_init(
+        dsn=SENTRY_DSN,
+        environment=env_str("SENTRY_ENVIRONMENT").strip(),
+        release=env_str("SENTRY_RELEASE").strip(),
+        traces_sample_rate=env_float("SENTRY_TRACES_SAMPLE_RATE", 0.0, minimum=0),
+        secrets=[VIDEOSTUDIO_API_KEY, SECRET_KEY],
+    )
+
+# "plain" lines or "json" (one object a line); both carry the request id ("-" outside
+# a request). The worker (django-q2) logs through the same handler.
+LOG_FORMAT = env_str("LOG_FORMAT", "plain").strip().lower()
+if LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r} is not plain or json")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "videostudio.ops.logs.RequestIdFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"},
+        "json": {"()": "videostudio.ops.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
 }

@@ -11,5 +11,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("gallery/", include("videostudio.gallery.urls")),
     path("usage/", include("videostudio.usage.urls")),
+    path("health/", include("videostudio.ops.urls")),
     path("", include("videostudio.videos.urls")),
 ]

@@ -188,6 +188,13 @@ class Video(models.Model):
             models.Index(fields=["next_poll_at"], name="video_due_idx"),
             models.Index(fields=["owner", "-created_at"], name="video_owner_recent_idx"),
             models.Index(fields=["status", "next_poll_at"], name="video_status_due_idx"),
+            # Unsaved videos by their provider copy's deadline (/health/: archives at
+            # risk); partial, so it holds only the few not archived yet.
+            models.Index(
+                fields=["expires_at"],
+                condition=Q(archived_at__isnull=True),
+                name="video_unsaved_expiry_idx",
+            ),
         ]
 
     def __str__(self) -> str:

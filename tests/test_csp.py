@@ -341,6 +341,18 @@ def test_no_rendered_page_needs_inline_script_or_style(
     assert "<svg" in review
 
 
+@pytest.mark.django_db
+def test_a_failed_csrf_check_is_explained_without_inline_style(owner: Any) -> None:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(owner)
+    response = client.post(reverse("videos:new"), {"prompt": "a cat"})
+    assert response.status_code == 403
+    html = response.content.decode()
+    assert "That form could not be accepted" in html and "reload the page" in html
+    assert not inline_problems(html)
+    assert "'unsafe-inline'" not in response["Content-Security-Policy"]
+
+
 def test_the_500_page_has_no_inline_style() -> None:
     html = render_to_string("500.html")
     assert not inline_problems(html)

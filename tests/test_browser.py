@@ -456,8 +456,8 @@ def test_polling_rests_while_the_tab_is_hidden(page: Any) -> None:
     page.wait_for_timeout(2500)
     assert len(progress) == hidden_from  # the 1 s poller skipped its turns
 
-    # Back in front: it asks at once, and goes on until the video is there.
-    with page.expect_request("**/videos/progress/**", timeout=900):
+    # Back in front: it asks again, and goes on until the video is there.
+    with page.expect_request("**/videos/progress/**", timeout=5000):
         page.evaluate(
             "Object.defineProperty(document, 'hidden', {configurable: true, get: () => false});"
             "document.dispatchEvent(new Event('visibilitychange'))"

@@ -362,9 +362,22 @@ def test_the_500_page_has_no_inline_style() -> None:
 # --- The settings ------------------------------------------------------------------------
 
 
+SETTINGS_ENV = [
+    "VIDEOSTUDIO_CSP_REPORT_ONLY",
+    "VIDEOSTUDIO_CSP_REPORT_URI",
+    "VIDEOSTUDIO_CSP_MEDIA_ORIGINS",
+    "VIDEOSTUDIO_MEDIA_DELIVERY",
+    "VIDEOSTUDIO_S3_BUCKET",
+    "VIDEOSTUDIO_S3_ENDPOINT_URL",
+    "VIDEOSTUDIO_S3_REGION",
+]
+
+
 def load_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **env: str) -> dict[str, Any]:
     """settings.py run afresh under `env` (without touching the live settings)."""
     monkeypatch.setenv("VIDEOSTUDIO_DATA_DIR", str(tmp_path))
+    for name in SETTINGS_ENV:
+        monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     return runpy.run_path(str(ROOT / "videostudio" / "settings.py"))
@@ -392,6 +405,24 @@ def test_report_only_sends_the_same_policy_without_enforcing_it(
     assert report_only == enforced
     with pytest.raises(ImproperlyConfigured):
         load_settings(monkeypatch, tmp_path, VIDEOSTUDIO_CSP_REPORT_ONLY="maybe")
+    path = load_settings(monkeypatch, tmp_path, VIDEOSTUDIO_CSP_REPORT_URI="/csp-reports/")
+    assert directives(path)["report-uri"] == ["/csp-reports/"]
+    # One URL, not a way to add directives to the policy.
+    for junk in ("https://r.example/; script-src *", "r.example/csp", "javascript:x"):
+        with pytest.raises(ImproperlyConfigured, match="VIDEOSTUDIO_CSP_REPORT_URI"):
+            load_settings(monkeypatch, tmp_path, VIDEOSTUDIO_CSP_REPORT_URI=junk)
+
+
+@pytest.mark.django_db
+def test_in_report_only_mode_the_nonce_is_in_the_report_only_header(
+    member: Client, settings: Any
+) -> None:
+    settings.CONTENT_SECURITY_POLICY_REPORT_ONLY = settings.CONTENT_SECURITY_POLICY
+    settings.CONTENT_SECURITY_POLICY = None
+    response = member.get(reverse("videos:list"))
+    assert "Content-Security-Policy" not in response
+    nonce = policy_of(response, "Content-Security-Policy-Report-Only")["script-src"][1]
+    assert set(script_nonces(response.content.decode())) == {nonce[len("'nonce-") : -1]}
 
 
 def test_signed_delivery_lets_media_come_from_the_bucket_and_nothing_else_does(

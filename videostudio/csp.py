@@ -40,6 +40,18 @@ def storage_origins(*, bucket: str, endpoint_url: str = "", region: str = "") ->
     return origins
 
 
+def report_uri(value: str, *, name: str) -> str:
+    """Where browsers send violation reports: a URL or a path of this site, one word
+    (a space or ';' would add directives to the policy)."""
+    value = value.strip()
+    if value and (
+        re.search(r"[\s;,'\"]", value)
+        or not (value.startswith("/") or urlsplit(value).scheme in {"http", "https"})
+    ):
+        raise ImproperlyConfigured(f"{name}={value!r} is not a URL or a path")
+    return value
+
+
 def extra_origins(values: list[str], *, name: str) -> list[str]:
     """Origins an admin adds by hand (a CDN in front of the bucket, say)."""
     return [_origin(value, name=name) for value in values if value.strip()]

@@ -12,7 +12,7 @@ import dj_database_url
 from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
-from videostudio.csp import extra_origins, storage_origins
+from videostudio.csp import extra_origins, report_uri, storage_origins
 from videostudio.env import (
     env_bool,
     env_float,
@@ -164,7 +164,9 @@ _CSP_DIRECTIVES: dict[str, list[object]] = {
     "form-action": [SELF],
     "frame-ancestors": [NONE],
 }
-VIDEOSTUDIO_CSP_REPORT_URI = env_str("VIDEOSTUDIO_CSP_REPORT_URI").strip()
+VIDEOSTUDIO_CSP_REPORT_URI = report_uri(
+    env_str("VIDEOSTUDIO_CSP_REPORT_URI"), name="VIDEOSTUDIO_CSP_REPORT_URI"
+)
 if VIDEOSTUDIO_CSP_REPORT_URI:
     _CSP_DIRECTIVES["report-uri"] = [VIDEOSTUDIO_CSP_REPORT_URI]
 # Report violations without blocking anything: for trying the policy on a deployment.

@@ -9,8 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
+from videostudio.csp import extra_origins, report_uri, storage_origins
 from videostudio.env import (
     env_bool,
     env_float,
@@ -41,6 +43,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_htmx",
+    "csp",
     "template_partials",
     "django_q",
     "videostudio.pacing",
@@ -55,6 +58,7 @@ MIDDLEWARE = [
     # First: every response (redirects included) and every log line carries the id.
     "videostudio.ops.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -77,6 +81,7 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "csp.context_processors.nonce",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "videostudio.videos.context_processors.studio",
@@ -145,6 +150,34 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
+
+# --- Content-Security-Policy ------------------------------------------------------
+# Scripts come from this site, and only <script> tags carrying the request's nonce
+# run; no inline style, no eval (htmx is configured without it in base.html).
+# Media may come from the bucket too with signed delivery (added below, once the
+# storage is known).
+_CSP_DIRECTIVES: dict[str, list[object]] = {
+    "default-src": [SELF],
+    "script-src": [SELF, NONCE],
+    "style-src": [SELF],
+    "img-src": [SELF],
+    "media-src": [SELF],
+    "connect-src": [SELF],
+    "object-src": [NONE],
+    "base-uri": [SELF],
+    "form-action": [SELF],
+    "frame-ancestors": [NONE],
+}
+VIDEOSTUDIO_CSP_REPORT_URI = report_uri(
+    env_str("VIDEOSTUDIO_CSP_REPORT_URI"), name="VIDEOSTUDIO_CSP_REPORT_URI"
+)
+if VIDEOSTUDIO_CSP_REPORT_URI:
+    _CSP_DIRECTIVES["report-uri"] = [VIDEOSTUDIO_CSP_REPORT_URI]
+# Report violations without blocking anything: for trying the policy on a deployment.
+VIDEOSTUDIO_CSP_REPORT_ONLY = env_bool("VIDEOSTUDIO_CSP_REPORT_ONLY", False)
+_CSP_POLICY = {"DIRECTIVES": _CSP_DIRECTIVES}
+CONTENT_SECURITY_POLICY = None if VIDEOSTUDIO_CSP_REPORT_ONLY else _CSP_POLICY
+CONTENT_SECURITY_POLICY_REPORT_ONLY = _CSP_POLICY if VIDEOSTUDIO_CSP_REPORT_ONLY else None
 
 # --- Static and media -------------------------------------------------------------
 STATIC_URL = "static/"
@@ -215,6 +248,18 @@ if VIDEOSTUDIO_MEDIA_DELIVERY == "x-accel" and VIDEOSTUDIO_S3_BUCKET:
         "VIDEOSTUDIO_MEDIA_DELIVERY=x-accel serves files from a local folder through nginx, "
         "but media is stored in S3 (VIDEOSTUDIO_S3_BUCKET): use signed or django"
     )
+# Browsers follow the signed redirect to the bucket: the policy must allow its origin.
+_CSP_MEDIA_ORIGINS = extra_origins(
+    env_list("VIDEOSTUDIO_CSP_MEDIA_ORIGINS", []), name="VIDEOSTUDIO_CSP_MEDIA_ORIGINS"
+)
+if VIDEOSTUDIO_MEDIA_DELIVERY == "signed":
+    _CSP_MEDIA_ORIGINS += storage_origins(
+        bucket=VIDEOSTUDIO_S3_BUCKET,
+        endpoint_url=str(_s3_options["endpoint_url"] or ""),
+        region=str(_s3_options["region_name"] or ""),
+    )
+_CSP_DIRECTIVES["media-src"] += _CSP_MEDIA_ORIGINS
+_CSP_DIRECTIVES["img-src"] += _CSP_MEDIA_ORIGINS
 # nginx's internal location for x-accel; always "/.../".
 VIDEOSTUDIO_X_ACCEL_PREFIX = (
     "/" + env_str("VIDEOSTUDIO_X_ACCEL_PREFIX", "/protected-media/").strip().strip("/") + "/"

@@ -6,16 +6,19 @@ as its provider (demo mode). README.md lists every variable.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from videostudio.env import (
+    email_settings,
     env_bool,
     env_float,
     env_int,
     env_list,
+    env_proxies,
     env_str,
     local_secret,
 )
@@ -43,6 +46,8 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "django_q",
+    "axes",
+    "videostudio.accounts",
     "videostudio.pacing",
     "videostudio.catalog",
     "videostudio.videos",
@@ -61,6 +66,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: turns a lock-out into the login page saying so.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "videostudio.urls"
@@ -131,6 +138,33 @@ else:
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "videos:list"
 LOGOUT_REDIRECT_URL = "login"
+# Login throttling (django-axes): after this many failed sign-ins for one account, or
+# from one address, that account or address is refused for the cool-off time. Kept in
+# the database, so every process and host sees the same lock-outs; staff unlock in the
+# admin (Axes -> Access attempts: delete the rows).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+VIDEOSTUDIO_LOGIN_FAILURES = env_int("VIDEOSTUDIO_LOGIN_FAILURES", 5, minimum=1)
+VIDEOSTUDIO_LOCKOUT_MINUTES = env_int("VIDEOSTUDIO_LOCKOUT_MINUTES", 15, minimum=1)
+AXES_FAILURE_LIMIT = VIDEOSTUDIO_LOGIN_FAILURES
+AXES_COOLOFF_TIME = timedelta(minutes=VIDEOSTUDIO_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username"], ["ip_address"]]
+# Attempts made while locked out do not stretch the lock-out: "try again in 15
+# minutes" stays true. A success never clears the counts (it would let an attacker
+# with an account of their own reset an address's count between guesses).
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_RESET_ON_SUCCESS = False
+AXES_LOCKOUT_CALLABLE = "videostudio.accounts.views.locked_out"
+AXES_VERBOSE = False  # no start-up banner in every command's output
+# Logs name the account and address (passwords are never logged): what an admin needs.
+AXES_SENSITIVE_PARAMETERS: list[str] = []
+# The client's address: REMOTE_ADDR, or X-Forwarded-For as written by the proxies
+# named here (a number of proxies in front, or their addresses/networks). Unset:
+# X-Forwarded-For is ignored, so a client cannot pick its own address.
+VIDEOSTUDIO_TRUSTED_PROXIES = env_proxies("VIDEOSTUDIO_TRUSTED_PROXIES")
+AXES_CLIENT_IP_CALLABLE = "videostudio.accounts.addresses.client_ip"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -250,6 +284,24 @@ VIDEOSTUDIO_SIMULATOR_RENDER_SECONDS = env_float(
     "VIDEOSTUDIO_SIMULATOR_RENDER_SECONDS", 20.0, minimum=0
 )
 
+# --- Email: password reset ---------------------------------------------------------
+# EMAIL_URL (smtp://, smtp+tls:// for STARTTLS, smtp+ssl:// for TLS from the start) or
+# the usual EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD,
+# EMAIL_USE_TLS / EMAIL_USE_SSL. Without either, demo mode prints mails to the
+# console and a deployment with a key sends none: password reset is then hidden
+# (its pages answer 404), never faked.
+_email = email_settings(demo=VIDEOSTUDIO_DEMO)
+EMAIL_BACKEND = _email.backend
+EMAIL_HOST = _email.host
+EMAIL_PORT = _email.port
+EMAIL_HOST_USER = _email.user
+EMAIL_HOST_PASSWORD = _email.password
+EMAIL_USE_TLS = _email.use_tls
+EMAIL_USE_SSL = _email.use_ssl
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "videostudio <videostudio@localhost>")
+VIDEOSTUDIO_PASSWORD_RESET = _email.enabled
+
 # --- Jobs ---------------------------------------------------------------------------
 # New videos are shared with the team ("team") or private to their owner ("private").
 VIDEOSTUDIO_DEFAULT_VISIBILITY = env_str("VIDEOSTUDIO_DEFAULT_VISIBILITY", "team")
@@ -298,5 +350,10 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
+    "loggers": {
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+        # Failures and lock-outs are warnings; every login's bookkeeping is not news.
+        "axes": {"level": "WARNING"},
+    },
 }

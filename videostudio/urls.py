@@ -7,7 +7,7 @@ admin.site.site_header = "videostudio admin"
 admin.site.site_title = "videostudio"
 
 urlpatterns = [
-    path("accounts/", include("django.contrib.auth.urls")),
+    path("accounts/", include("videostudio.accounts.urls")),
     path("admin/", admin.site.urls),
     path("gallery/", include("videostudio.gallery.urls")),
     path("usage/", include("videostudio.usage.urls")),

@@ -35,6 +35,17 @@ SECURE_PROXY_SSL_HEADER = (
 )
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
 
+# --- HTTPS ------------------------------------------------------------------------
+# Off by default (a laptop serves plain HTTP); README's production settings turn them on.
+# Behind a proxy that ends TLS, SECURE_SSL_REDIRECT needs BEHIND_HTTPS_PROXY too, or
+# every request looks like plain HTTP and is redirected for ever.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+# Container healthchecks call /health/ over plain HTTP from inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^health/$"]
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -62,6 +73,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Refuses bodies over the caps before anything reads them (CSRF reads the form in
+    # process_view, which runs after every middleware's own call).
+    "videostudio.limits.RequestLimitsMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -252,7 +266,13 @@ VIDEOSTUDIO_X_ACCEL_PREFIX = (
 # How long a browser may reuse media it fetched (Cache-Control: private, max-age).
 VIDEOSTUDIO_MEDIA_CACHE_SECONDS = env_int("VIDEOSTUDIO_MEDIA_CACHE_SECONDS", 3600, minimum=0)
 MAX_UPLOAD_MB = env_int("VIDEOSTUDIO_MAX_UPLOAD_MB", 10, minimum=1)
+# The largest request body the app reads: the reference image plus room for the
+# form's other fields. Larger ones are answered 413 before a byte is read
+# (videostudio.limits); nginx's client_max_body_size should be a little above it.
+VIDEOSTUDIO_MAX_REQUEST_BYTES = (MAX_UPLOAD_MB + 1) * 1024 * 1024
+# Form fields other than files (Django's own caps; beyond them: 413 / 400 pages).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
 # --- Provider ---------------------------------------------------------------------
@@ -348,7 +368,15 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # 4xx (403, 404, a bad host, a body too large): warnings without tracebacks.
+    "filters": {"client_errors": {"()": "videostudio.logfilters.ClientErrors"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["client_errors"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         "httpx": {"level": "WARNING"},

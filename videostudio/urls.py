@@ -13,3 +13,6 @@ urlpatterns = [
     path("usage/", include("videostudio.usage.urls")),
     path("", include("videostudio.videos.urls")),
 ]
+
+# Requests Django cannot read (form caps, a bad host): the app's own 400 / 413 pages.
+handler400 = "videostudio.limits.bad_request"

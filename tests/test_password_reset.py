@@ -3,8 +3,12 @@ not; a mail that cannot be sent is said so, without a traceback."""
 
 from __future__ import annotations
 
+import email
 import logging
 import re
+import socketserver
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -120,6 +124,68 @@ def test_a_member_changes_their_password_on_an_app_page(client: Client, owner: A
         follow=True,
     )
     assert "Password changed" in response.content.decode()
+
+
+class _SMTPHandler(socketserver.StreamRequestHandler):
+    """Just enough SMTP to take one mail: what a relay does, minus the relaying."""
+
+    def handle(self) -> None:
+        server: Any = self.server
+        self.wfile.write(b"220 test ESMTP\r\n")
+        body: list[bytes] | None = None
+        while line := self.rfile.readline():
+            if body is not None:
+                if line.rstrip(b"\r\n") == b".":
+                    server.messages.append(b"".join(body))
+                    body = None
+                    self.wfile.write(b"250 queued\r\n")
+                else:
+                    body.append(line[1:] if line.startswith(b"..") else line)
+                continue
+            verb = line[:4].upper()
+            if verb == b"DATA":
+                body = []
+                self.wfile.write(b"354 end with a dot\r\n")
+            elif verb == b"QUIT":
+                self.wfile.write(b"221 bye\r\n")
+                return
+            else:
+                self.wfile.write(b"250 OK\r\n")
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[Any]:
+    server: Any = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _SMTPHandler)
+    server.daemon_threads = True
+    server.messages = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_mail_goes_out_over_real_smtp_and_its_link_works(
+    client: Client, settings: Any, smtp_server: Any
+) -> None:
+    settings.VIDEOSTUDIO_PASSWORD_RESET = True
+    settings.EMAIL_BACKEND = SMTP
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", smtp_server.server_address[1]
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    make_user("olivia", email="olivia@example.com")
+    response = client.post(reverse("password_reset"), {"email": "olivia@example.com"})
+    assert response.status_code == 302
+    assert len(smtp_server.messages) == 1
+    message = email.message_from_bytes(smtp_server.messages[0])
+    assert message["To"] == "olivia@example.com"
+    assert message["Subject"] == "Your videostudio password"
+    payload = message.get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    link = re.search(r"https?://[^/\s]+(/accounts/reset/\S+/)", payload.decode())
+    assert link is not None
+    choose = client.get(link.group(1), follow=True)
+    assert "Choose a new password" in choose.content.decode()
 
 
 # --- Mail settings from the environment -----------------------------------------------

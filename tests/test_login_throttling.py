@@ -136,9 +136,10 @@ def test_staff_unlock_an_account_in_the_admin(client: Client, owner: Any, staff:
     ids = [str(pk) for pk in AccessAttempt.objects.values_list("pk", flat=True)]
     done = admin.post(
         reverse("admin:axes_accessattempt_changelist"),
-        {"action": "delete_selected", "_selected_action": ids, "post": "yes"},
+        {"action": "unlock", "_selected_action": ids},
+        follow=True,
     )
-    assert done.status_code == 302
+    assert "Unlocked olivia from 127.0.0.1: they can sign in again." in done.content.decode()
     assert not AccessAttempt.objects.exists()
     assert attempt(client, "olivia", PASSWORD).status_code == 302 and logged_in(client)
 

@@ -155,7 +155,7 @@ LOGOUT_REDIRECT_URL = "login"
 # Login throttling (django-axes): after this many failed sign-ins for one account, or
 # from one address, that account or address is refused for the cool-off time. Kept in
 # the database, so every process and host sees the same lock-outs; staff unlock in the
-# admin (Axes -> Access attempts: delete the rows).
+# admin (Axes -> Access attempts -> Unlock).
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",

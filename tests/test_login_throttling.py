@@ -208,3 +208,10 @@ def test_whatever_a_client_prepends_it_is_seen_at_its_own_address(
     chain = [*(f.replace(",", "") for f in forged), client, *hops]
     with override_settings(VIDEOSTUDIO_TRUSTED_PROXIES=proxies):
         assert address("10.9.9.9", ", ".join(chain)) == client
+
+
+def test_the_test_clients_login_works_when_given_a_request(client: Client, owner: Any) -> None:
+    from django.http import HttpRequest
+
+    assert client.login(request=HttpRequest(), username="olivia", password=PASSWORD)
+    assert logged_in(client)

@@ -171,3 +171,59 @@ def test_a_chunked_body_within_the_cap_reaches_django_with_its_length(settings: 
 
     limit_unsized_bodies(inner)(chunked_environ(io.BytesIO(b"prompt=hello")), lambda *a: None)
     assert seen == {"length": "12", "body": b"prompt=hello"}
+
+
+# --- Under ASGI, where Django reads the body before any middleware --------------------
+
+
+def asgi_post(*, chunks: int, declared: int | None) -> tuple[int, bytes, int]:
+    """POST `chunks` of 64 KB (or declare a length) to the app under ASGI: the status,
+    the page, and how many chunks the app took from the client."""
+    import asyncio
+
+    from asgiref.testing import ApplicationCommunicator
+    from django.core.asgi import get_asgi_application
+
+    from videostudio.limits import limit_asgi_bodies
+
+    headers = [(b"host", b"testserver"), (b"content-type", b"application/x-www-form-urlencoded")]
+    if declared is not None:
+        headers.append((b"content-length", str(declared).encode()))
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+        "scheme": "http", "path": NEW, "raw_path": NEW.encode(), "query_string": b"",
+        "headers": headers, "client": ("127.0.0.1", 5000), "server": ("testserver", 80),
+    }  # fmt: skip
+
+    async def run() -> tuple[int, bytes, int]:
+        app = limit_asgi_bodies(get_asgi_application())
+        talk = ApplicationCommunicator(app, scope)
+        for _ in range(chunks):
+            await talk.send_input({"type": "http.request", "body": b"x" * 65536, "more_body": True})
+        start = await talk.receive_output(10)
+        body = b""
+        while True:
+            part = await talk.receive_output(10)
+            body += part.get("body", b"")
+            if not part.get("more_body"):
+                break
+        taken = chunks - talk.input_queue.qsize()
+        return start["status"], body, taken
+
+    return asyncio.run(run())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_under_asgi_a_declared_huge_body_is_refused_unread(settings: Any) -> None:
+    settings.VIDEOSTUDIO_MAX_REQUEST_BYTES = 1_000_000
+    status, page, taken = asgi_post(chunks=40, declared=GIGABYTE)
+    assert status == 413 and b"too large to accept" in page
+    assert taken == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_under_asgi_an_undeclared_body_is_cut_off_at_the_cap(settings: Any) -> None:
+    settings.VIDEOSTUDIO_MAX_REQUEST_BYTES = 1_000_000
+    status, page, taken = asgi_post(chunks=40, declared=None)
+    assert status == 413 and b"too large to accept" in page
+    assert taken == 16  # 16 x 64 KB is the first past 1,000,000 bytes; the rest stay unread

@@ -13,6 +13,7 @@ second line, not the only one).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import tempfile
 from collections.abc import Callable, Iterable
@@ -30,6 +31,7 @@ TOO_LARGE = "videostudio.body_too_large"
 _CHUNK = 64 * 1024
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+ASGIApp = Callable[[dict[str, Any], Callable[..., Any], Callable[..., Any]], Any]
 
 
 class RequestLimitsMiddleware:
@@ -39,7 +41,8 @@ class RequestLimitsMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         cap = settings.VIDEOSTUDIO_MAX_REQUEST_BYTES
         length = _content_length(request)
-        if request.META.get(TOO_LARGE) or (length is not None and length > cap):
+        cut = request.META.get(TOO_LARGE) or getattr(request, "scope", {}).get(TOO_LARGE)
+        if cut or (length is not None and length > cap):
             # django.request logs the 413 as a warning too; this line says why.
             logger.info(
                 "Refused a %s body for %s %s: the cap is %s bytes",
@@ -120,3 +123,41 @@ def limit_unsized_bodies(app: WSGIApp) -> WSGIApp:
         return app(environ, start_response)
 
     return counted
+
+
+def limit_asgi_bodies(app: ASGIApp) -> ASGIApp:
+    """The same cap under ASGI, where Django reads the whole body before any
+    middleware runs: stop reading at the declared or counted length past the cap, and
+    let the middleware answer 413."""
+
+    async def limited(scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        if scope["type"] != "http":
+            return await app(scope, receive, send)
+        cap = settings.VIDEOSTUDIO_MAX_REQUEST_BYTES
+        headers = dict(scope.get("headers") or [])
+        try:
+            declared = int(headers.get(b"content-length", b""))
+        except ValueError:
+            declared = None
+        seen = 0
+
+        async def counted() -> dict[str, Any]:
+            nonlocal seen
+            if scope.get(TOO_LARGE):
+                # Cut short: nothing more is read. Django only waits here for a
+                # disconnect, and cancels the wait once it has answered.
+                await asyncio.Event().wait()
+            if declared is not None and declared > cap:
+                scope[TOO_LARGE] = True
+                return {"type": "http.request", "body": b"", "more_body": False}
+            message: dict[str, Any] = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > cap:
+                    scope[TOO_LARGE] = True
+                    return {"type": "http.request", "body": b"", "more_body": False}
+            return message
+
+        return await app(scope, counted, send)
+
+    return limited

@@ -204,3 +204,16 @@ def test_team_videos_stay_open_to_the_team(
     assert client.get(reverse("videos:media", args=[shared.pk, "video"])).status_code == 200
     html = client.get(reverse("gallery:index"), {"q": "lighthouse"}).content.decode()
     assert "a shared lighthouse" in html
+
+
+def test_the_admins_delete_selected_will_not_take_others_private_videos(
+    client: Client, people: dict[str, Any], secret: Video, owner: Any
+) -> None:
+    shared = a_video(owner=owner)
+    as_(client, people["superuser"])
+    url = reverse("admin:videos_video_changelist")
+    chosen = {"action": "delete_selected", "_selected_action": [secret.pk, shared.pk]}
+    confirm = client.post(url, chosen).content.decode()
+    assert "permission to delete" in confirm and not leaks(confirm)
+    assert client.post(url, {**chosen, "post": "yes"}).status_code == 403
+    assert Video.objects.filter(pk__in=[secret.pk, shared.pk]).count() == 2

@@ -515,3 +515,23 @@ def test_the_watch_catches_an_injected_inline_script(page: Any, csp: CSPWatch) -
     problems = csp.problems()
     assert any(p.startswith("htmx:") for p in problems), problems
     csp.clear()  # this test's violations were the point; the teardown check stays for others
+
+
+def test_an_image_too_large_is_refused_above_the_form_which_keeps_what_was_typed(
+    page: Any,
+) -> None:
+    log_in(page)
+    page.click("header >> text=New video")
+    page.select_option("#id_model", "Sora-2")
+    page.fill("#id_prompt", "Too big: a whale in a teacup")
+    # Past VIDEOSTUDIO_MAX_UPLOAD_MB + 1 MB (10 + 1 by default): the app answers 413
+    # from the length alone, and htmx shows it in the page's alert area.
+    huge = b"\x89PNG\r\n\x1a\n" + bytes(12 * 1024 * 1024)
+    page.set_input_files(
+        "#id_image", files=[{"name": "huge.png", "mimeType": "image/png", "buffer": huge}]
+    )
+    page.click("#video-form button[type=submit]")
+    page.wait_for_selector("#page-alert #request-too-large")
+    assert "too large to accept" in page.inner_text("#page-alert")
+    assert page.input_value("#id_prompt") == "Too big: a whale in a teacup"
+    assert page.locator("#video-form").count() == 1

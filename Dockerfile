@@ -30,5 +30,12 @@ USER studio
 VOLUME ["/data"]
 EXPOSE 8000
 
+# The web server's healthcheck: /health/?check=web asks the database and the cache only,
+# so a stopped worker never gets the web server restarted. Plain Python (the image has
+# no curl), sent under the first of ALLOWED_HOSTS. A worker container replaces it with
+# `python manage.py health --worker` (docker-compose.yml does).
+HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 \
+    CMD ["python", "-m", "videostudio.ops.probe"]
+
 # The web server; the worker runs the same image with: python manage.py qcluster
 CMD ["sh", "-c", "python manage.py migrate --noinput && exec gunicorn videostudio.wsgi:application --bind 0.0.0.0:8000 --workers 3 --threads 8 --worker-class gthread --timeout 150"]

@@ -373,8 +373,9 @@ def log_problems(path: Path, limit: int = 8) -> dict[str, Any]:
         if level is None:
             continue
         levels[level] += 1
-        # One sample per kind of message: drop the timestamp and the numbers.
-        key = re.sub(r"\d+", "#", raw.split(f" {level} ", 1)[-1])[:120]
+        # One sample per kind of message: drop the timestamp, the request id and the numbers.
+        message = re.sub(r" \[[^\]]*\]: ", ": ", raw.split(f" {level} ", 1)[-1], count=1)
+        key = re.sub(r"\d+", "#", message)[:120]
         if key not in seen and len(samples) < limit:
             seen.add(key)
             samples.append(raw[:300])

@@ -155,6 +155,9 @@ def app_client(recorder: Any) -> ProviderClient:
     return connection._client
 
 
+# Log members in with client.force_login(user), or through the login form (Browser in
+# helpers.py, Playwright). Login throttling (django-axes) stays on in tests and needs a
+# request to authenticate: client.login(...) must be client.login(request=HttpRequest(), ...).
 def make_user(username: str, **extra: Any) -> User:
     user: User = get_user_model().objects.create_user(
         username=username, password="correct horse battery staple", **extra

@@ -129,19 +129,72 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     assert "Stopped." in output
 
 
+# Runs in every page before its own scripts: hands each CSP violation to the test.
+CSP_LISTENER = """
+document.addEventListener("securitypolicyviolation", (e) => {
+  window.__cspViolation({
+    directive: e.effectiveDirective, blocked: e.blockedURI, sample: e.sample,
+    source: e.sourceFile, line: e.lineNumber, page: document.location.href,
+  });
+}, {capture: true});
+"""
+
+
+# What Chromium says of a violation, and what htmx says when a trigger filter or a
+# js: value needs the eval it is not allowed (it names the filter a syntax error).
+CSP_CONSOLE = ("Content Security Policy", "htmx:evalDisallowedError", "htmx:syntax:error")
+
+
+class CSPWatch:
+    """Every Content-Security-Policy violation in a browser context: the events pages
+    fire, and what Chromium and htmx say about them in the console."""
+
+    def __init__(self) -> None:
+        self.violations: list[dict[str, Any]] = []
+        self.console: list[str] = []
+
+    def attach(self, context: Any) -> None:
+        context.expose_binding("__cspViolation", lambda _source, v: self.violations.append(v))
+        context.add_init_script(CSP_LISTENER)
+        context.on("console", lambda message: self.console.append(message.text))
+
+    def problems(self) -> list[str]:
+        found = [
+            f"{v['directive']} blocked {v['blocked'] or 'inline'} on {v['page']}"
+            f" ({v['source']}:{v['line']}) {v['sample']!r}"
+            for v in self.violations
+        ]
+        found += [text for text in self.console if any(s in text for s in CSP_CONSOLE)]
+        return found
+
+    def clear(self) -> None:
+        self.violations.clear()
+        self.console.clear()
+
+
 @pytest.fixture
-def page(stack: str) -> Iterator[Any]:
+def csp() -> CSPWatch:
+    return CSPWatch()
+
+
+@pytest.fixture
+def page(stack: str, csp: CSPWatch) -> Iterator[Any]:
+    """A logged-out page on the stack; the test fails on any CSP violation in it."""
     from playwright.sync_api import sync_playwright
 
     executable = _chromium()
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         context = browser.new_context(base_url=stack)
+        csp.attach(context)
         page = context.new_page()
         page.set_default_timeout(20_000)
         yield page
+        page.wait_for_timeout(200)  # reports still on their way
+        problems = csp.problems()
         context.close()
         browser.close()
+    assert not problems, "Content-Security-Policy violations:\n" + "\n".join(problems)
 
 
 def log_in(page: Any, username: str = "e2e") -> None:
@@ -263,6 +316,14 @@ def test_a_member_browses_the_gallery_and_plays_a_video_from_the_middle(page: An
     page.wait_for_selector(".gallery-card")
     page.evaluate("window.__sameDocument = true")
 
+    # A preview is showing while the search runs: htmx's snapshot of the page (restored by
+    # going back) must not keep the preview's styles, which the CSP would refuse.
+    scrub = page.locator(".gallery-card .scrub[data-sprite]").first
+    box = scrub.bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    assert scrub.get_attribute("data-frame") is not None
+
     # Search narrows the grid without a reload and lands in the URL; back undoes it.
     page.fill("#id_q", "lighthouse")
     page.wait_for_url("**q=lighthouse**")
@@ -377,3 +438,100 @@ def test_staff_review_who_spent_what(page: Any, tmp_path: Path) -> None:
     download.value.save_as(path)
     header = path.read_text().splitlines()[0]
     assert header.startswith("time,video,member,model")
+
+
+def test_polling_rests_while_the_tab_is_hidden(page: Any) -> None:
+    progress: list[str] = []
+    page.on("request", lambda r: progress.append(r.url) if "/videos/progress/" in r.url else None)
+    log_in(page)
+    submit(page, "Hidden tab: a slow sunrise")
+    page.wait_for_function("() => document.querySelector('#poller[hx-get]')")
+    # What the browser says when the tab goes to the background.
+    page.evaluate(
+        "Object.defineProperty(document, 'hidden', {configurable: true, get: () => true});"
+        "document.dispatchEvent(new Event('visibilitychange'))"
+    )
+    page.wait_for_timeout(300)
+    hidden_from = len(progress)
+    page.wait_for_timeout(2500)
+    assert len(progress) == hidden_from  # the 1 s poller skipped its turns
+
+    # Back in front: it asks again, and goes on until the video is there.
+    with page.expect_request("**/videos/progress/**", timeout=5000):
+        page.evaluate(
+            "Object.defineProperty(document, 'hidden', {configurable: true, get: () => false});"
+            "document.dispatchEvent(new Event('visibilitychange'))"
+        )
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.video-card')].some("
+        "c => /Hidden tab/.test(c.textContent) && c.querySelector('video'))",
+        timeout=45_000,
+    )
+
+
+def test_the_admin_works_under_the_policy(page: Any) -> None:
+    log_in(page)
+    page.goto("/admin/")
+    page.wait_for_selector("text=Review usage")
+    for path, expect in (
+        ("/admin/videos/video/", "#changelist"),
+        ("/admin/catalog/catalogentry/", "text=Sync from provider"),
+        ("/admin/usage/ledgerentry/", "#changelist"),
+        ("/admin/auth/user/add/", "#user_form"),
+    ):
+        page.goto(path)
+        page.wait_for_selector(expect)
+    # The change list's script runs: picking a row offers the actions.
+    page.goto("/admin/catalog/catalogentry/")
+    page.locator("#action-toggle").check()
+    page.wait_for_function("() => document.querySelector('.action-counter').textContent.length")
+    page.goto("/admin/catalog/catalogentry/1/change/")
+    page.wait_for_selector("#catalogentry_form")
+
+
+INJECTED = (
+    "<script>window.__injectedRan = true</script>"
+    '<p id="injected" style="color: red">injected</p>'
+    '<div hx-get="/accounts/login/" hx-trigger="click [window.__filterRan = true]"></div>'
+)
+
+
+def test_the_watch_catches_an_injected_inline_script(page: Any, csp: CSPWatch) -> None:
+    """The check every browser test ends with must see a violation when there is one."""
+
+    def inject(route: Any) -> None:
+        response = route.fetch()
+        route.fulfill(response=response, body=response.text().replace("</main>", INJECTED))
+
+    page.route("**/accounts/login/", inject)
+    page.goto("/accounts/login/")
+    page.wait_for_selector("#injected")
+    page.wait_for_function("() => window.htmx !== undefined")
+    page.wait_for_timeout(300)
+    # Blocked, all three: the script, the style, the htmx filter (htmx won't eval it).
+    assert page.evaluate("window.__injectedRan") is None
+    assert page.evaluate("getComputedStyle(injected).color") != "rgb(255, 0, 0)"
+    assert {v["directive"] for v in csp.violations} >= {"script-src-elem", "style-src-attr"}
+    problems = csp.problems()
+    assert any(p.startswith("htmx:") for p in problems), problems
+    csp.clear()  # this test's violations were the point; the teardown check stays for others
+
+
+def test_an_image_too_large_is_refused_above_the_form_which_keeps_what_was_typed(
+    page: Any,
+) -> None:
+    log_in(page)
+    page.click("header >> text=New video")
+    page.select_option("#id_model", "Sora-2")
+    page.fill("#id_prompt", "Too big: a whale in a teacup")
+    # Past VIDEOSTUDIO_MAX_UPLOAD_MB + 1 MB (10 + 1 by default): the app answers 413
+    # from the length alone, and htmx shows it in the page's alert area.
+    huge = b"\x89PNG\r\n\x1a\n" + bytes(12 * 1024 * 1024)
+    page.set_input_files(
+        "#id_image", files=[{"name": "huge.png", "mimeType": "image/png", "buffer": huge}]
+    )
+    page.click("#video-form button[type=submit]")
+    page.wait_for_selector("#page-alert #request-too-large")
+    assert "too large to accept" in page.inner_text("#page-alert")
+    assert page.input_value("#id_prompt") == "Too big: a whale in a teacup"
+    assert page.locator("#video-form").count() == 1

@@ -49,7 +49,8 @@ def urls_for(video: Video) -> list[str]:
         ("owner", True, 200),
         ("teammate", True, 404),
         ("outsider", True, 302),
-        ("staff", True, 200),
+        # Private means the owner only: staff too.
+        ("staff", True, 404),
     ],
 )
 def test_pages_and_media_answer_each_persona(
@@ -95,7 +96,7 @@ def test_the_gallery_and_its_search_hide_private_videos(
         ("staff", False, 302),
         ("owner", True, 302),
         ("teammate", True, 404),
-        ("staff", True, 302),
+        ("staff", True, 404),
     ],
 )
 def test_only_the_owner_and_staff_change_or_delete(

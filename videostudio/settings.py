@@ -6,16 +6,21 @@ as its provider (demo mode). README.md lists every variable.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
+from videostudio.csp import extra_origins, report_uri, storage_origins
 from videostudio.env import (
+    email_settings,
     env_bool,
     env_float,
     env_int,
     env_list,
+    env_proxies,
     env_str,
     local_secret,
 )
@@ -32,6 +37,17 @@ SECURE_PROXY_SSL_HEADER = (
 )
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
 
+# --- HTTPS ------------------------------------------------------------------------
+# Off by default (a laptop serves plain HTTP); README's production settings turn them on.
+# Behind a proxy that ends TLS, SECURE_SSL_REDIRECT needs BEHIND_HTTPS_PROXY too, or
+# every request looks like plain HTTP and is redirected for ever.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+# Container healthchecks call /health/ over plain HTTP from inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^health/$"]
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+
 INSTALLED_APPS = [
     # django.contrib.admin, with every ModelAdmin hardened against hostile query strings.
     "videostudio.adminsite.apps.StudioAdminConfig",
@@ -42,26 +58,38 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_htmx",
+    "csp",
     "template_partials",
     "django_q",
+    "axes",
+    "videostudio.accounts",
     "videostudio.pacing",
     "videostudio.catalog",
     "videostudio.videos",
     "videostudio.gallery",
     "videostudio.usage",
+    "videostudio.ops",
 ]
 
 MIDDLEWARE = [
+    # First: every response (redirects included) and every log line carries the id.
+    "videostudio.ops.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Refuses bodies over the caps before anything reads them (CSRF reads the form in
+    # process_view, which runs after every middleware's own call).
+    "videostudio.limits.RequestLimitsMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: turns a lock-out into the login page saying so.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "videostudio.urls"
@@ -75,10 +103,12 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "csp.context_processors.nonce",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "videostudio.videos.context_processors.studio",
                 "videostudio.usage.context_processors.team_balance",
+                "videostudio.ops.context_processors.worker_banner",
             ],
         },
     },
@@ -132,6 +162,33 @@ else:
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "videos:list"
 LOGOUT_REDIRECT_URL = "login"
+# Login throttling (django-axes): after this many failed sign-ins for one account, or
+# from one address, that account or address is refused for the cool-off time. Kept in
+# the database, so every process and host sees the same lock-outs; staff unlock in the
+# admin (Axes -> Access attempts -> Unlock).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+VIDEOSTUDIO_LOGIN_FAILURES = env_int("VIDEOSTUDIO_LOGIN_FAILURES", 5, minimum=1)
+VIDEOSTUDIO_LOCKOUT_MINUTES = env_int("VIDEOSTUDIO_LOCKOUT_MINUTES", 15, minimum=1)
+AXES_FAILURE_LIMIT = VIDEOSTUDIO_LOGIN_FAILURES
+AXES_COOLOFF_TIME = timedelta(minutes=VIDEOSTUDIO_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username"], ["ip_address"]]
+# Attempts made while locked out do not stretch the lock-out: "try again in 15
+# minutes" stays true. A success never clears the counts (it would let an attacker
+# with an account of their own reset an address's count between guesses).
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_RESET_ON_SUCCESS = False
+AXES_LOCKOUT_CALLABLE = "videostudio.accounts.views.locked_out"
+AXES_VERBOSE = False  # no start-up banner in every command's output
+# Logs name the account and address (passwords are never logged): what an admin needs.
+AXES_SENSITIVE_PARAMETERS: list[str] = []
+# The client's address: REMOTE_ADDR, or X-Forwarded-For as written by the proxies
+# named here (a number of proxies in front, or their addresses/networks). Unset:
+# X-Forwarded-For is ignored, so a client cannot pick its own address.
+VIDEOSTUDIO_TRUSTED_PROXIES = env_proxies("VIDEOSTUDIO_TRUSTED_PROXIES")
+AXES_CLIENT_IP_CALLABLE = "videostudio.accounts.addresses.client_ip"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -142,6 +199,34 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
+
+# --- Content-Security-Policy ------------------------------------------------------
+# Scripts come from this site, and only <script> tags carrying the request's nonce
+# run; no inline style, no eval (htmx is configured without it in base.html).
+# Media may come from the bucket too with signed delivery (added below, once the
+# storage is known).
+_CSP_DIRECTIVES: dict[str, list[object]] = {
+    "default-src": [SELF],
+    "script-src": [SELF, NONCE],
+    "style-src": [SELF],
+    "img-src": [SELF],
+    "media-src": [SELF],
+    "connect-src": [SELF],
+    "object-src": [NONE],
+    "base-uri": [SELF],
+    "form-action": [SELF],
+    "frame-ancestors": [NONE],
+}
+VIDEOSTUDIO_CSP_REPORT_URI = report_uri(
+    env_str("VIDEOSTUDIO_CSP_REPORT_URI"), name="VIDEOSTUDIO_CSP_REPORT_URI"
+)
+if VIDEOSTUDIO_CSP_REPORT_URI:
+    _CSP_DIRECTIVES["report-uri"] = [VIDEOSTUDIO_CSP_REPORT_URI]
+# Report violations without blocking anything: for trying the policy on a deployment.
+VIDEOSTUDIO_CSP_REPORT_ONLY = env_bool("VIDEOSTUDIO_CSP_REPORT_ONLY", False)
+_CSP_POLICY = {"DIRECTIVES": _CSP_DIRECTIVES}
+CONTENT_SECURITY_POLICY = None if VIDEOSTUDIO_CSP_REPORT_ONLY else _CSP_POLICY
+CONTENT_SECURITY_POLICY_REPORT_ONLY = _CSP_POLICY if VIDEOSTUDIO_CSP_REPORT_ONLY else None
 
 # --- Static and media -------------------------------------------------------------
 STATIC_URL = "static/"
@@ -212,6 +297,18 @@ if VIDEOSTUDIO_MEDIA_DELIVERY == "x-accel" and VIDEOSTUDIO_S3_BUCKET:
         "VIDEOSTUDIO_MEDIA_DELIVERY=x-accel serves files from a local folder through nginx, "
         "but media is stored in S3 (VIDEOSTUDIO_S3_BUCKET): use signed or django"
     )
+# Browsers follow the signed redirect to the bucket: the policy must allow its origin.
+_CSP_MEDIA_ORIGINS = extra_origins(
+    env_list("VIDEOSTUDIO_CSP_MEDIA_ORIGINS", []), name="VIDEOSTUDIO_CSP_MEDIA_ORIGINS"
+)
+if VIDEOSTUDIO_MEDIA_DELIVERY == "signed":
+    _CSP_MEDIA_ORIGINS += storage_origins(
+        bucket=VIDEOSTUDIO_S3_BUCKET,
+        endpoint_url=str(_s3_options["endpoint_url"] or ""),
+        region=str(_s3_options["region_name"] or ""),
+    )
+_CSP_DIRECTIVES["media-src"] += _CSP_MEDIA_ORIGINS
+_CSP_DIRECTIVES["img-src"] += _CSP_MEDIA_ORIGINS
 # nginx's internal location for x-accel; always "/.../".
 VIDEOSTUDIO_X_ACCEL_PREFIX = (
     "/" + env_str("VIDEOSTUDIO_X_ACCEL_PREFIX", "/protected-media/").strip().strip("/") + "/"
@@ -219,7 +316,13 @@ VIDEOSTUDIO_X_ACCEL_PREFIX = (
 # How long a browser may reuse media it fetched (Cache-Control: private, max-age).
 VIDEOSTUDIO_MEDIA_CACHE_SECONDS = env_int("VIDEOSTUDIO_MEDIA_CACHE_SECONDS", 3600, minimum=0)
 MAX_UPLOAD_MB = env_int("VIDEOSTUDIO_MAX_UPLOAD_MB", 10, minimum=1)
+# The largest request body the app reads: the reference image plus room for the
+# form's other fields. Larger ones are answered 413 before a byte is read
+# (videostudio.limits); nginx's client_max_body_size should be a little above it.
+VIDEOSTUDIO_MAX_REQUEST_BYTES = (MAX_UPLOAD_MB + 1) * 1024 * 1024
+# Form fields other than files (Django's own caps; beyond them: 413 / 400 pages).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
 # --- Provider ---------------------------------------------------------------------
@@ -250,6 +353,24 @@ VIDEOSTUDIO_SIMULATOR_QUEUE_SECONDS = env_float(
 VIDEOSTUDIO_SIMULATOR_RENDER_SECONDS = env_float(
     "VIDEOSTUDIO_SIMULATOR_RENDER_SECONDS", 20.0, minimum=0
 )
+
+# --- Email: password reset ---------------------------------------------------------
+# EMAIL_URL (smtp://, smtp+tls:// for STARTTLS, smtp+ssl:// for TLS from the start) or
+# the usual EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD,
+# EMAIL_USE_TLS / EMAIL_USE_SSL. Without either, demo mode prints mails to the
+# console and a deployment with a key sends none: password reset is then hidden
+# (its pages answer 404), never faked.
+_email = email_settings(demo=VIDEOSTUDIO_DEMO)
+EMAIL_BACKEND = _email.backend
+EMAIL_HOST = _email.host
+EMAIL_PORT = _email.port
+EMAIL_HOST_USER = _email.user
+EMAIL_HOST_PASSWORD = _email.password
+EMAIL_USE_TLS = _email.use_tls
+EMAIL_USE_SSL = _email.use_ssl
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "videostudio <videostudio@localhost>")
+VIDEOSTUDIO_PASSWORD_RESET = _email.enabled
 
 # --- Jobs ---------------------------------------------------------------------------
 # New videos are shared with the team ("team") or private to their owner ("private").
@@ -293,11 +414,59 @@ Q_CLUSTER = {
     "label": "Tasks",
 }
 
+# --- Operations: /health/, the staff banner, logs, error reports -----------------------
+# The worker counts as away once its heartbeat (every few seconds while it works, once
+# a minute when idle) is older than this: /health/ fails and staff see a banner.
+VIDEOSTUDIO_WORKER_STALE_SECONDS = env_int("VIDEOSTUDIO_WORKER_STALE_SECONDS", 180, minimum=30)
+# A job this far past its next look (or archive), or a send this far past its turn while
+# the worker is away, fails /health/.
+VIDEOSTUDIO_POLL_OVERDUE_SECONDS = env_int("VIDEOSTUDIO_POLL_OVERDUE_SECONDS", 300, minimum=30)
+# A finished video not saved here whose provider copy goes within this fails /health/.
+VIDEOSTUDIO_ARCHIVE_RISK_MINUTES = env_int("VIDEOSTUDIO_ARCHIVE_RISK_MINUTES", 30, minimum=1)
+
+# Error reports to Sentry, off unless a DSN is set; the provider key is scrubbed.
+SENTRY_DSN = env_str("SENTRY_DSN").strip()
+if SENTRY_DSN:
+    from videostudio.ops.sentry import sentry_init
+
+    sentry_init(
+        dsn=SENTRY_DSN,
+        environment=env_str("SENTRY_ENVIRONMENT").strip(),
+        release=env_str("SENTRY_RELEASE").strip(),
+        traces_sample_rate=env_float("SENTRY_TRACES_SAMPLE_RATE", 0.0, minimum=0),
+        secrets=[VIDEOSTUDIO_API_KEY, SECRET_KEY],
+    )
+
+# "plain" lines or "json" (one object a line); both carry the request id ("-" outside
+# a request). The worker (django-q2) logs through the same handler.
+LOG_FORMAT = env_str("LOG_FORMAT", "plain").strip().lower()
+if LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r} is not plain or json")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {
+        "request_id": {"()": "videostudio.ops.logs.RequestIdFilter"},
+        # 4xx (403, 404, a bad host, a body too large): warnings without tracebacks.
+        "client_errors": {"()": "videostudio.logfilters.ClientErrors"},
+    },
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"},
+        "json": {"()": "videostudio.ops.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id", "client_errors"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
+    "loggers": {
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+        # Failures and lock-outs are warnings; every login's bookkeeping is not news.
+        "axes": {"level": "WARNING"},
+    },
 }

@@ -19,12 +19,21 @@
     el.dataset.frame = String(i);
   }
 
+  // Styles set from script are fine under the page's CSP, but they show up as style
+  // attributes in htmx's history snapshots, which the CSP refuses when restored.
   function hide(el) {
     var layer = el.querySelector(".sprite");
-    if (layer) layer.hidden = true;
+    if (layer) {
+      layer.hidden = true;
+      layer.removeAttribute("style");
+    }
     delete el.dataset.frame;
     clearInterval(timers.get(el));
   }
+
+  document.addEventListener("htmx:beforeHistorySave", function () {
+    document.querySelectorAll(".scrub[data-sprite]").forEach(hide);
+  });
 
   document.addEventListener("pointermove", function (event) {
     var el = event.target.closest && event.target.closest(".scrub[data-sprite]");

@@ -25,13 +25,16 @@ def reference_upload_to(instance: Video, filename: str) -> str:
 class VideoQuerySet(models.QuerySet["Video"]):
     def visible_to(self, user: Any) -> VideoQuerySet:
         """What `user` may see. Every page and media URL goes through here, so the
-        rules for private videos live in one place."""
+        rules for private videos live in one place. Private means the owner only:
+        staff and superusers included (they see its cost in the usage review, never
+        its prompt, page or files)."""
         if not getattr(user, "is_authenticated", False):
             return self.none()
-        alive = self.filter(deleted_at__isnull=True)
-        if user.is_staff:
-            return alive
-        return alive.filter(Q(visibility=Video.Visibility.TEAM) | Q(owner_id=user.pk))
+        return self.filter(deleted_at__isnull=True).filter(self.visible_q(user))
+
+    @staticmethod
+    def visible_q(user: Any) -> Q:
+        return Q(visibility=Video.Visibility.TEAM) | Q(owner_id=user.pk)
 
     def shared(self) -> VideoQuerySet:
         """Finished, archived and shared with the team: what the gallery shows."""
@@ -188,10 +191,19 @@ class Video(models.Model):
             models.Index(fields=["next_poll_at"], name="video_due_idx"),
             models.Index(fields=["owner", "-created_at"], name="video_owner_recent_idx"),
             models.Index(fields=["status", "next_poll_at"], name="video_status_due_idx"),
+            # Unsaved videos by their provider copy's deadline (/health/: archives at
+            # risk); partial, so it holds only the few not archived yet.
+            models.Index(
+                fields=["expires_at"],
+                condition=Q(archived_at__isnull=True),
+                name="video_unsaved_expiry_idx",
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.model}: {self.prompt[:40]}"
+        # No prompt or title: this shows wherever a video is named (admin lists, logs,
+        # deletion pages), to people who may not see a private video's content.
+        return f"Video #{self.pk} ({self.model})"
 
     def get_absolute_url(self) -> str:
         return reverse("videos:detail", args=[self.pk])
@@ -200,9 +212,16 @@ class Video(models.Model):
     def display_title(self) -> str:
         return self.title or self.prompt
 
+    def is_hidden_from(self, user: Any) -> bool:
+        """Private and not `user`'s own: its content is not theirs to see."""
+        return self.visibility == Video.Visibility.PRIVATE and self.owner_id != user.pk
+
     def can_edit(self, user: Any) -> bool:
-        """Visibility, title and deletion are the owner's (and staff's) to change."""
-        return bool(user.is_authenticated and (user.is_staff or user.pk == self.owner_id))
+        """Visibility, title and deletion are the owner's (and, on videos they can
+        see, staff's) to change."""
+        if not user.is_authenticated:
+            return False
+        return user.pk == self.owner_id or (user.is_staff and not self.is_hidden_from(user))
 
     @property
     def in_flight(self) -> bool:

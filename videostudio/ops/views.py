@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_not_required
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_safe
+
+from videostudio.ops.health import ALL, WEB, health_report
+
+
+@login_not_required
+@never_cache
+@require_safe
+def health(request: HttpRequest) -> JsonResponse:
+    """200 when every check passes, else 503; codes only (anyone may ask).
+
+    `?check=web` runs the web server's own checks (database and cache): its container
+    must not be restarted because the worker is down."""
+    only = WEB if request.GET.get("check") == "web" else ALL
+    report = health_report(only=only)
+    return JsonResponse(report.as_json(), status=200 if report.ok else 503)

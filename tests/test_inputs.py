@@ -31,7 +31,7 @@ from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import models, transaction
 from django.test import Client
-from django.urls import URLPattern, URLResolver, get_resolver, resolve
+from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 from django.urls.exceptions import Resolver404
 from django.urls.resolvers import RegexPattern, RoutePattern
 from django.utils import timezone
@@ -40,6 +40,7 @@ from django.utils.http import urlsafe_base64_encode
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from videostudio.adminsite.site import InputSafeAdmin
 from videostudio.catalog.models import CatalogEntry
 from videostudio.gallery.forms import SORTS, GalleryFilters
 from videostudio.usage.models import UsagePolicy
@@ -1049,3 +1050,25 @@ def test_the_media_view_answers_any_range_header(client: Client, member: User, h
     client.force_login(member)
     response = client.get(f"/videos/{video.pk}/video/", headers={"Range": header})
     assert response.status_code in (200, 206, 416)
+
+
+def test_every_registered_model_admin_is_hardened() -> None:
+    # Registered through StudioAdminSite: ours, auth's, django-q's, axes', any later app's.
+    for model_admin in admin.site._registry.values():
+        assert isinstance(model_admin, InputSafeAdmin), type(model_admin)
+
+
+@pytest.mark.parametrize(
+    "model_admin",
+    [ma for ma in admin.site._registry.values() if ma.date_hierarchy],
+    ids=lambda ma: ma.model._meta.label_lower,
+)
+def test_every_admin_list_by_date_takes_the_last_month_of_the_calendar(
+    client: Client, superuser: User, model_admin: admin.ModelAdmin[Any]
+) -> None:
+    opts = model_admin.model._meta
+    url = reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
+    client.force_login(superuser)
+    field = model_admin.date_hierarchy
+    response = client.get(url, {f"{field}__year": "9999", f"{field}__month": "12"})
+    assert response.status_code == 302 and response["Location"] == f"{url}?e=1"

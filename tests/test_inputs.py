@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 import pytest
+from axes.models import AccessAttempt
 from django import forms
 from django.contrib import admin
 from django.contrib.auth.models import User
@@ -831,6 +832,9 @@ BASELINE: dict[str, dict[str, str]] = {
     "videos:edit": {"title": "Lighthouse", "visibility": "team"},
     "gallery:star": {"starred": "1"},
     "usage:settle": {"charge": "none"},
+    "login": {"username": "olivia", "password": "a wrong guess"},
+    "admin:login": {"username": "olivia", "password": "a wrong guess"},
+    "password_change": {"old_password": "wrong", "new_password1": "x", "new_password2": "x"},
 }
 # The sweep's values: a few of each kind that have broken parsers somewhere.
 SWEEP_INTS = ["9223372036854775808", "-9223372036854775809", "1e18", "1" + "0" * 40, "-1"]
@@ -1083,3 +1087,21 @@ def test_every_admin_list_by_date_takes_the_last_month_of_the_calendar(
     field = model_admin.date_hierarchy
     response = client.get(url, {f"{field}__year": "9999", f"{field}__month": "12"})
     assert response.status_code == 302 and response["Location"] == f"{url}?e=1"
+
+
+@pytest.mark.parametrize("path", ["/accounts/login/", "/admin/login/"])
+def test_a_username_longer_than_any_accounts_is_a_wrong_login(
+    client: Client, member: User, path: str
+) -> None:
+    # django-axes recorded the failed sign-in in a 255-character column: PostgreSQL
+    # refused the row (a 500) and SQLite kept a name no account can have.
+    response = client.post(path, {"username": "x" * 5000, "password": "guess"})
+    assert response.status_code == 200
+    assert "correct username and password" in response.content.decode()
+    assert not AccessAttempt.objects.filter(username__startswith="xxx").exists()
+
+
+def test_a_wrong_password_is_still_recorded_for_the_lockout(client: Client, member: User) -> None:
+    response = client.post("/accounts/login/", {"username": "olivia", "password": "guess"})
+    assert response.status_code == 200
+    assert AccessAttempt.objects.filter(username="olivia").exists()

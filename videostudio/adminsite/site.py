@@ -27,6 +27,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import render
 from django.utils import timezone
 
+from videostudio.forms import AdminLoginForm
+
 
 class InputSafeChangeList(ChangeList):
     def get_filters(self, request: HttpRequest) -> Any:
@@ -123,6 +125,7 @@ def refusing_nul(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpRes
 class StudioAdminSite(admin.AdminSite):
     site_header = "videostudio admin"
     site_title = "videostudio"
+    login_form = AdminLoginForm
 
     def admin_view(self, view: _View, cacheable: bool = False) -> _View:
         return cast(_View, super().admin_view(refusing_nul(view), cacheable))

@@ -1105,3 +1105,28 @@ def test_a_wrong_password_is_still_recorded_for_the_lockout(client: Client, memb
     response = client.post("/accounts/login/", {"username": "olivia", "password": "guess"})
     assert response.status_code == 200
     assert AccessAttempt.objects.filter(username="olivia").exists()
+
+
+@pytest.mark.parametrize(
+    ("model", "selected"),
+    [
+        ("videos/video", ""),
+        ("videos/video", "a word"),
+        ("videos/video", "99999999999999999999"),
+        ("auth/user", "-9223372036854775809"),
+        ("django_q/ormq", ""),
+        ("django_q/success", "a\x00b"),
+    ],
+)
+def test_an_admin_action_on_a_selection_that_is_no_id_changes_nothing_and_says_so(
+    client: Client, superuser: User, model: str, selected: str
+) -> None:
+    video = a_video(owner=superuser)
+    client.force_login(superuser)
+    url = f"/admin/{model}/"
+    response = client.post(
+        url, {"action": "delete_selected", "_selected_action": [selected], "index": "0"}
+    )
+    assert response.status_code == 302 and response["Location"] == url
+    assert "the selection held an id that is not one" in client.get(url).content.decode()
+    assert Video.objects.filter(pk=video.pk).exists()

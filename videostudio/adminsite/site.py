@@ -8,7 +8,9 @@ date that does not parse: back to the list with `?e=1`), but not all of it:
 - a NUL in the id of a change page: PostgreSQL refuses it in a text key (a DataError);
 - a NUL in a list filter or an autocomplete term: the same, when the list is read;
 - a date or time prefilled from the query string of an add page (`?next_run=2026-12-01`):
-  the widget gets text where it expects a datetime.
+  the widget gets text where it expects a datetime;
+- an action on a selection holding something that is no id of the model (empty, a
+  word, out of range, a NUL): Django filters by it as sent.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from functools import update_wrapper
 from typing import Any, TypeVar, cast
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ERROR_FLAG, ChangeList
 from django.core.exceptions import FieldDoesNotExist, ValidationError
@@ -75,6 +78,25 @@ class InputSafeAdmin(admin.ModelAdmin):
                 else:
                     initial[name] = parsed
         return initial
+
+    def response_action(
+        self, request: HttpRequest, queryset: Any, *args: Any, **kwargs: Any
+    ) -> HttpResponse | None:
+        pk = self.model._meta.pk
+        assert pk is not None
+        try:
+            for value in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME):
+                if "\x00" in value:
+                    raise ValidationError("NUL")
+                pk.run_validators(pk.to_python(value))  # the type, and the column's range
+        except ValidationError:
+            self.message_user(
+                request,
+                "Nothing was changed: the selection held an id that is not one of this list's.",
+                messages.WARNING,
+            )
+            return None  # Django then sends the browser back to the list
+        return super().response_action(request, queryset, *args, **kwargs)
 
     def get_object(
         self, request: HttpRequest, object_id: str, from_field: str | None = None

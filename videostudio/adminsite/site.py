@@ -2,6 +2,8 @@
 
 Django's admin answers most junk in its query strings itself (an unknown filter, a
 date that does not parse: back to the list with `?e=1`), but not all of it:
+- a number past 64 bits in a foreign-key filter (`?groups=99999999999999999999`): SQLite
+  cannot bind it;
 - a date-hierarchy year at the edge of the calendar (`?created_at__year=9999`, with
   or without `__month=12`): Django computes the end of the period and overflows;
 - an empty `?_to_field=` on a change or delete page: Django looks for a field named "";
@@ -39,6 +41,14 @@ class InputSafeChangeList(ChangeList):
             return super().get_filters(request)
         except (ValueError, OverflowError) as exc:
             # The admin's own answer to wacky lookups: the whole list, with `?e=1`.
+            raise IncorrectLookupParameters(exc) from exc
+
+    def get_results(self, request: HttpRequest) -> None:
+        try:
+            super().get_results(request)
+        except OverflowError as exc:
+            # SQLite cannot bind an integer past 64 bits (`?groups=99999999999999999999`);
+            # Django checks the range of integer fields, not of foreign keys.
             raise IncorrectLookupParameters(exc) from exc
 
 

@@ -60,7 +60,7 @@ SWEEP_LEASE = "sweep"
 # as the loop's lease runs out; the jobs it held (looks, archives, sends out) are
 # free again once theirs do. A send whose sender died is never sent again: its job
 # is looked at as unconfirmed (see LOOKED_AT).
-SWEEPER_LEASE = timedelta(seconds=8)
+SWEEPER_LEASE = timedelta(seconds=6)
 JOB_LEASE = timedelta(seconds=20)
 RENEW_EVERY = 2.0
 # Jobs due further off than this are left to the every-minute schedule.

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
+from fleet_stack import log_problems
 from fleet_workload import _epoch, read_only
 
 RESUME_WITHIN = 10.0  # seconds after a worker's restart
@@ -244,8 +245,13 @@ def check_all(
         not tracebacks and not leaks,
         f"{len(logs)} logs: tracebacks in {tracebacks or 'none'}, the key in {leaks or 'none'}",
     )
+    problems = [log_problems(log) for log in logs]
     return {
         "checks": {name: {"pass": ok, "detail": detail} for name, (ok, detail) in checks.items()},
+        "log_counts": {
+            level: sum(p["counts"][level] for p in problems) for level in ("ERROR", "WARNING")
+        },
+        "log_samples": sorted({line for p in problems for line in p["samples"]})[:8],
         "statuses": by_status,
         "provider_stats": stats,
         "restarts": [restart.__dict__ for restart in restarts],
@@ -278,4 +284,8 @@ def print_table(figures: Figures, args: argparse.Namespace) -> bool:
     faults = {k: stats.get(k, 0) for k in ("injected", "slowed", "malformed", "cut", "burst")}
     print(f"faults played by the provider: {faults}; 429s from its limit: {stats.get('throttled')}")
     print(f"jobs: {figures['statuses']}")
+    counts = figures["log_counts"]
+    print(f"app logs: {counts['ERROR']} errors, {counts['WARNING']} warnings (expected: faults)")
+    for line in figures["log_samples"]:
+        print(f"  {line}")
     return ok

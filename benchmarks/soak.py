@@ -451,9 +451,15 @@ def main(argv: list[str] | None = None) -> int:
                 last = time.monotonic()
                 say(f"  {time.monotonic() - began:5.0f} s: {dump(counts)}")
             time.sleep(2)
-        # The points history read once more, so the ledger holds every charge there is.
-        with contextlib.suppress(subprocess.CalledProcessError):
-            _manage(["sync_points"], env, root / "manage.log")
+        # The points history read again, so the ledger holds every charge there is (a
+        # read that a fault cut short goes on from where it stopped the next time).
+        made = httpx.get(f"{sim.root}/_simulator/jobs", timeout=60).json()["jobs"]
+        charged = sum(1 for job in made if job["charge"])
+        for _ in range(5):
+            with contextlib.suppress(subprocess.CalledProcessError):
+                _manage(["sync_points"], env, root / "manage.log")
+            if rows(stack.db, "SELECT count(*) FROM usage_ledgerentry")[0][0] >= charged:
+                break
         figures = check_all(
             db=stack.db, media=Path(env["VIDEOSTUDIO_DATA_DIR"]) / "media", sim=sim,
             posts=work.posts, restarts=killer[0] if killer else [],

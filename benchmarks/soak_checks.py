@@ -217,8 +217,9 @@ def check_all(
         not bad and not misattributed and once,
         f"{len(charged)} jobs charged once each ({sum(j['charged_points'] for j in charged):,} "
         f"points), {sum(1 for j in made['jobs'] if j['fails'])} failed at the provider, none "
-        f"charged; app = provider for every job {bad[:3] or ''}; ledger: {len(entries)} "
-        f"charges copied, {len(attributed)} attributed, {len(misattributed)} to a wrong job",
+        f"charged; app = provider for every job {bad[:3] or ''}; ledger: {len(entries)} of "
+        f"{len(charges)} charges copied, {len(attributed)} attributed, "
+        f"{len(misattributed)} to a wrong job",
     )
 
     gaps = []

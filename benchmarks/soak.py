@@ -50,7 +50,7 @@ from fleet_stack import (
 )
 from fleet_workload import read_only as rows
 from soak_checks import Restart, check_all, print_table
-from soak_stack import STOP, Member, Monitor, Post, Stack, image_bytes
+from soak_stack import POSTING, STOP, Member, Monitor, Post, Stack, image_bytes
 
 # Models whose videos can be remixed and extended come first: they are the sources.
 KINDS = (
@@ -190,12 +190,15 @@ def chaos(stack: Stack, args: argparse.Namespace, monitor: Monitor) -> list[Rest
         if STOP.wait(max(start + at - time.monotonic(), 0)):
             break
         child = stack.worker if what == "worker" else stack.web
+        # The web server dies with a member's form on its way, if one comes soon.
+        caught = what == "web" and POSTING.wait(timeout=10)
         busy = rows(stack.db, "SELECT count(*) FROM videos_video WHERE lease_token IS NOT NULL")[0][
             0
         ]
         stack.kill(child)
         killed = time.time()
-        say(f"  {moment:5.0f} s: killed the {what} (SIGKILL, {busy} jobs under lease)")
+        during = ", a form on its way" if caught else ""
+        say(f"  {moment:5.0f} s: killed the {what} (SIGKILL, {busy} jobs under lease{during})")
         time.sleep(args.restart_after)
         restarted = time.time()
         if what == "worker":

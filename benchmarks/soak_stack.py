@@ -27,6 +27,32 @@ from PIL import Image
 STOP = threading.Event()
 
 
+class InFlight:
+    """How many forms are on their way to the app right now."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.count = 0
+
+    def __enter__(self) -> None:
+        with self._lock:
+            self.count += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self.count -= 1
+
+    def wait(self, timeout: float) -> bool:
+        """Until a form is on its way (True), or `timeout` seconds pass (False)."""
+        deadline = time.monotonic() + timeout
+        while self.count == 0 and time.monotonic() < deadline:
+            time.sleep(0.002)
+        return self.count > 0
+
+
+POSTING = InFlight()
+
+
 # --- The app, a process group each ---------------------------------------------------------
 
 
@@ -174,7 +200,8 @@ class Member:
         while not STOP.is_set():
             post.tries += 1
             try:
-                post.status = self.http.post(path, data=form, files=files).status_code
+                with POSTING:
+                    post.status = self.http.post(path, data=form, files=files).status_code
             except httpx.HTTPError:
                 post.status = 0
             if post.status in (200, 302, 403, 404) or time.monotonic() > deadline:

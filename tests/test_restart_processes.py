@@ -177,6 +177,9 @@ def test_a_worker_killed_mid_sweep_is_replaced_and_tracking_resumes_within_secon
             return time.time() if alive else None
 
         resumed_at = wait_for("a new sweep", resumed, timeout=20)
+        # The tracker's heartbeat (what /health/ reads) says so too.
+        ((beat,),) = app.rows("SELECT at FROM videos_heartbeat WHERE name='tracker'")
+        assert restarted < (epoch(beat) or 0) <= resumed_at + 1
         taken: dict[int, float] = {}
 
         def all_taken_up() -> bool:

@@ -27,7 +27,7 @@ compile_locks = $(PIP_COMPILE) $(1) -o requirements/app.txt pyproject.toml && \
 LOCK_ARGS ?= --upgrade
 LOCK_CHECK_DIR := $(VENV)/lock-check
 
-.PHONY: password run install test test-fast lint format bench bench-fleet browser migrations-check \
+.PHONY: password run install test test-fast lint format bench bench-fleet soak browser migrations-check \
 	lock lock-check clean
 
 # A fresh venv holding exactly the lock (pip itself included): every file checked against
@@ -93,6 +93,12 @@ bench: install
 ## make bench-fleet FLEET_ARGS="--jobs 60 --members 6 --window 10"
 bench-fleet: install
 	$(BIN)/python benchmarks/fleet.py $(FLEET_ARGS)
+
+## Nothing lost when processes die: 200 jobs over real HTTP against a faulty simulator,
+## the worker SIGKILLed three times and the web server once; checks and prints a table
+## (about 10 minutes). A quick run: make soak SOAK_ARGS="--jobs 60 --window 30"
+soak: install
+	$(BIN)/python benchmarks/soak.py $(SOAK_ARGS)
 
 ## Rewrite requirements/*.txt from pyproject.toml (needs PyPI); the next target rebuilds .venv.
 lock: install

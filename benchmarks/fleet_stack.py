@@ -243,12 +243,19 @@ class SimulatorProcess:
 
 
 def start_simulator(
-    name: str, log_path: Path, *, rate_per_minute: int, burst: int, queue_seconds: float
+    name: str,
+    log_path: Path,
+    *,
+    rate_per_minute: int,
+    burst: int,
+    queue_seconds: float,
+    extra: tuple[str, ...] = (),
 ) -> SimulatorProcess:
+    """`extra`: more command-line options (faults, `--api-key`)."""
     argv = [
         PYTHON, "-m", "videostudio.simulator", "--port", "0",
         "--rate-per-minute", str(rate_per_minute), "--burst", str(burst),
-        "--stock-media", "--queue-seconds", str(queue_seconds),
+        "--stock-media", "--queue-seconds", str(queue_seconds), *extra,
     ]  # fmt: skip
     child = Child.start(name, argv, env=dict(os.environ), log_path=log_path)
     deadline = time.monotonic() + 30
@@ -320,14 +327,23 @@ print("accounts:", users.objects.count())
 """
 
 
-def start_app(data_dir: Path, api_base: str, *, members: int, log_path: Path) -> AppProcess:
-    """`make run`'s steps against a fresh data dir, then wait for the login page and
-    for the worker to say it runs."""
-    env = app_env(data_dir, api_base)
+def prepare_app(
+    data_dir: Path, api_base: str, *, members: int, log_path: Path, **settings: str
+) -> dict[str, str]:
+    """`make run`'s steps before it starts anything, on a fresh data dir: the app's
+    environment (`settings` added to it)."""
+    env = app_env(data_dir, api_base) | settings
     _manage(["migrate", "--noinput"], env, log_path)
     _manage(["collectstatic", "--noinput", "--verbosity", "0"], env, log_path)
     script = _ACCOUNTS.format(names=member_names(members), password=PASSWORD, staff=STAFF)
     _manage(["shell", "-c", script], env, log_path)
+    return env
+
+
+def start_app(data_dir: Path, api_base: str, *, members: int, log_path: Path) -> AppProcess:
+    """`make run`'s steps against a fresh data dir, then wait for the login page and
+    for the worker to say it runs."""
+    env = prepare_app(data_dir, api_base, members=members, log_path=log_path)
     port = free_port()
     argv = [PYTHON, "manage.py", "studio", "--port", str(port)]
     child = Child.start("app", argv, env=env, log_path=log_path)

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -259,23 +260,29 @@ def _epoch(value: str | None) -> float | None:
     return moment.timestamp()
 
 
-def read_rows(db: Path, scenario: str) -> list[Row]:
-    """The scenario's jobs, read from the app's SQLite file without writing to it."""
+def read_only(db: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    """Rows from the app's SQLite file, opened without the right to write to it."""
     connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
     try:
-        cursor = connection.execute(
-            "SELECT v.id, u.username, v.status, v.prompt, v.provider_id, v.created_at,"
-            " v.submitted_at, v.detected_at, v.archived_at"
-            " FROM videos_video v JOIN auth_user u ON u.id = v.owner_id"
-            " WHERE v.prompt LIKE ? ORDER BY v.id",
-            (tag(scenario) + "%",),
-        )
-        return [
-            Row(pk, member, status, prompt, provider_id, *(_epoch(v) for v in times))
-            for pk, member, status, prompt, provider_id, *times in cursor.fetchall()
-        ]
+        return connection.execute(sql, params).fetchall()
     finally:
         connection.close()
+
+
+def read_rows(db: Path, scenario: str) -> list[Row]:
+    """The scenario's jobs, read from the app's SQLite file without writing to it."""
+    found = read_only(
+        db,
+        "SELECT v.id, u.username, v.status, v.prompt, v.provider_id, v.created_at,"
+        " v.submitted_at, v.detected_at, v.archived_at"
+        " FROM videos_video v JOIN auth_user u ON u.id = v.owner_id"
+        " WHERE v.prompt LIKE ? ORDER BY v.id",
+        tag(scenario) + "%",
+    )
+    return [
+        Row(pk, member, status, prompt, provider_id, *(_epoch(v) for v in times))
+        for pk, member, status, prompt, provider_id, *times in found
+    ]
 
 
 # Nothing more will happen to these on its own within a benchmark's time.

@@ -29,7 +29,7 @@ from videostudio.videos.models import Video
 from .conftest import FakeClock, make_user
 from .helpers import sent
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)
 
 SORA = find_model("Sora-2")
 assert SORA is not None

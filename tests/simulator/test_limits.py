@@ -10,7 +10,7 @@ import pytest
 
 from videostudio.simulator import DEFAULT_STARTING_BALANCE, Simulator
 from videostudio.simulator.__main__ import build_parser, main
-from videostudio.simulator.stats import KINDS
+from videostudio.simulator.stats import KINDS, OUTCOMES
 
 from ..conftest import FakeClock
 from .kit import (
@@ -185,6 +185,9 @@ def test_it_counts_requests_by_kind_and_what_it_refused(
         "throttled": 2,
         "injected": 1,
         "cut": 1,
+        "burst": 0,
+        "slowed": 0,
+        "malformed": 0,
         "total": 15,
     }
 
@@ -203,7 +206,7 @@ def test_the_stats_endpoint_needs_no_key_spends_no_token_and_counts_nothing(
 
         assert anonymous.get(STATS_URL, params={"reset": "1"}).json()["total"] == 1
         assert set(sim.stats().values()) == {0}
-        assert set(sim.stats()) == {*KINDS, "throttled", "injected", "cut", "total"}
+        assert set(sim.stats()) == {*KINDS, *OUTCOMES, "total"}
         assert_error(anonymous.post(STATS_URL), 405, "invalid_request_error")
         assert_error(api.get("/models"), 429, "rate_limit_error")  # the stats spent no token
 

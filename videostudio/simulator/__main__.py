@@ -9,6 +9,9 @@ a key, `--burst B` at once (N when not given), then N a minute; beyond that, 429
 with Retry-After. `--stock-media` renders one clip per size and length for all
 jobs (for benchmarks of hundreds of jobs), `--list-endpoint` adds `GET /v1/videos`.
 `GET /_simulator/stats` (no key needed) counts the requests; `?reset=1` zeroes them.
+`GET /_simulator/jobs[?hashes=1]` lists the jobs made, their charges (and file hashes).
+Random faults for soak tests: `--error-rate`, `--slow-rate`, `--malformed-rate`,
+`--cut-rate`, `--fail-rate`, `--burst-429 EVERY:SECONDS` (see `faults.Chaos`).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from dataclasses import dataclass
 
 from videostudio.simulator import catalog
 from videostudio.simulator.app import CHARGE_AT_CHOICES
+from videostudio.simulator.faults import Chaos
 from videostudio.simulator.server import make_simulator_server
 
 
@@ -145,7 +149,74 @@ def build_parser() -> argparse.ArgumentParser:
         help="answer the next COUNT (1) requests whose path contains PATH_SUBSTRING with "
         "error STATUS; repeatable",
     )
-    return parser
+    faults = parser.add_argument_group(
+        "random faults (soak tests)",
+        "each RATE is a fraction from 0 to 1 of the requests (or, --fail-rate, new jobs) it hits",
+    )
+    faults.add_argument(
+        "--error-rate",
+        type=rate,
+        default=0.0,
+        metavar="RATE",
+        help="answer 500 (the provider's envelope) before doing anything",
+    )
+    faults.add_argument(
+        "--slow-rate",
+        type=rate,
+        default=0.0,
+        metavar="RATE",
+        help="answer --slow-answer-seconds late, after doing the work",
+    )
+    faults.add_argument("--slow-answer-seconds", type=float, default=10.0, metavar="S")
+    faults.add_argument(
+        "--malformed-rate",
+        type=rate,
+        default=0.0,
+        metavar="RATE",
+        help="cut a 200's JSON body off halfway, after doing the work",
+    )
+    faults.add_argument(
+        "--cut-rate", type=rate, default=0.0, metavar="RATE", help="break a download off halfway"
+    )
+    faults.add_argument(
+        "--fail-rate",
+        type=rate,
+        default=0.0,
+        metavar="RATE",
+        help="make a new job fail at the provider (never charged)",
+    )
+    faults.add_argument(
+        "--burst-429",
+        type=burst,
+        default=(0.0, 0.0),
+        metavar="EVERY:SECONDS",
+        help="answer 429 to everything for SECONDS of every EVERY seconds",
+    )
+    faults.add_argument("--fault-seed", type=int, default=None, help="seed the random faults")
+    return parser  # fmt: skip
+
+
+def rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a fraction, not {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, not {value}")
+    return value
+
+
+def burst(text: str) -> tuple[float, float]:
+    every, _, length = text.partition(":")
+    try:
+        pair = float(every), float(length)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected EVERY:SECONDS, e.g. 120:5, not {text!r}"
+        ) from None
+    if not 0 < pair[1] < pair[0]:
+        raise argparse.ArgumentTypeError("SECONDS must be above 0 and below EVERY")
+    return pair
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -171,6 +242,17 @@ def main(argv: list[str] | None = None) -> int:
         burst=args.burst,
         stock_media=args.stock_media,
         list_endpoint=args.list_endpoint,
+        chaos=Chaos(
+            error_rate=args.error_rate,
+            slow_rate=args.slow_rate,
+            slow_seconds=args.slow_answer_seconds,
+            malformed_rate=args.malformed_rate,
+            cut_rate=args.cut_rate,
+            fail_rate=args.fail_rate,
+            burst_every=args.burst_429[0],
+            burst_seconds=args.burst_429[1],
+            seed=args.fault_seed,
+        ),
     )
     for injection in args.inject:
         server.simulator.inject_error(

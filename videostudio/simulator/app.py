@@ -61,7 +61,7 @@ from typing import Any
 import httpx
 
 from videostudio.simulator import catalog, content, jobs, listing, validation
-from videostudio.simulator.faults import Faults
+from videostudio.simulator.faults import Chaos, Faults
 from videostudio.simulator.ledger import Ledger, UnknownCursor
 from videostudio.simulator.media import MediaCache
 from videostudio.simulator.routing import Router
@@ -84,6 +84,9 @@ _DIALECTS = ("poe", "openai")
 CHARGE_AT_CHOICES: tuple[str, ...] = ("send", "completion")
 DEFAULT_STARTING_BALANCE = 100_000_000
 STATS_PATH = "/_simulator/stats"
+JOBS_PATH = "/_simulator/jobs"
+# Answers a malformed-body fault may cut short: the JSON ones.
+_JSON_KINDS = frozenset({"create", "remix", "extend", "retrieve", "list", "models", "usage"})
 
 
 class Simulator:
@@ -110,6 +113,7 @@ class Simulator:
         burst: int | None = None,
         stock_media: bool = False,
         list_endpoint: bool = False,
+        chaos: Chaos | None = None,
     ) -> None:
         if dialect not in _DIALECTS:
             raise ValueError(f"dialect must be one of {_DIALECTS}, not {dialect!r}")
@@ -135,7 +139,9 @@ class Simulator:
         self.rate_limit: TokenBucket | None = None
         if rate_per_minute is not None:
             self.rate_limit = TokenBucket(rate_per_minute=rate_per_minute, burst=burst, clock=clock)
-        self._faults = Faults()
+        self._faults = Faults(chaos)
+        # What each job made here was charged, by the ledger's entry (for JOBS_PATH).
+        self._charges: dict[str, str] = {}
         self._stats = Stats()
         self._listed = listing.JobList()
         self._router = Router(
@@ -216,6 +222,8 @@ class Simulator:
             request = Request.from_environ(environ)
             if request.path == STATS_PATH:
                 response = self._stats_endpoint(request)
+            elif request.path == JOBS_PATH:
+                response = self._jobs_endpoint(request)
             else:
                 response = self._dispatch(request)
         except ApiError as error:
@@ -234,8 +242,23 @@ class Simulator:
             self._stats.outcome("injected")
             raise injected
         self._authenticate(request)
+        burst = self._faults.burst_wait(self.clock())
+        if burst is not None:
+            self._stats.outcome("burst")
+            raise ApiError(429, "Rate limit exceeded (a burst of traffic)", retry_after=str(burst))
         self._throttle()
-        return handler(request, params)
+        if self._faults.roll("error_rate"):
+            self._stats.outcome("injected")
+            raise ApiError(500, "Simulated provider error (random fault)")
+        response = handler(request, params)
+        if self._faults.roll("slow_rate"):
+            # Done (a create is made and charged), but the answer comes late.
+            self._stats.outcome("slowed")
+            time.sleep(self._faults.chaos.slow_seconds)
+        if response.status == 200 and kind in _JSON_KINDS and self._faults.roll("malformed_rate"):
+            self._stats.outcome("malformed")
+            response = _malformed(response)
+        return response
 
     def _serves(self, kind: str) -> bool:
         # Providers differ in what they offer: a switched-off endpoint answers 404.
@@ -262,6 +285,45 @@ class Simulator:
             )
         reset = request.query.get("reset", "").lower() in ("1", "true", "yes")
         return json_response(200, self.stats(reset=reset))
+
+    def _jobs_endpoint(self, request: Request) -> Response:
+        """Every job made here (newest `listing.MAX_LISTED`), as the provider knows it:
+        its status now, what it was charged and the history entry that charged it;
+        with `?hashes=1`, the sha256 of each file a completed job serves. A test tool
+        beside the API, like the stats: no key, no faults, not counted."""
+        if request.method != "GET":
+            raise ApiError(
+                405, f"Method {request.method} is not allowed", headers=[("Allow", "GET")]
+            )
+        hashes = request.query.get("hashes", "").lower() in ("1", "true", "yes")
+        now = self.clock()
+        made = []
+        for job in self._listed.everything():
+            snap = job.state(now)
+            record: dict[str, Any] = {
+                "id": job.id,
+                "kind": job.kind,
+                "model": job.model.name,
+                "size": job.size,
+                "seconds": job.seconds,
+                "status": snap.status,
+                "created": job.created,
+                "finished": job.finished,
+                "fails": job.fail,
+                "charged_points": job.charged_points,
+                "charge": self._charges.get(job.id),
+            }
+            if hashes and snap.status == jobs.COMPLETED and not snap.expired(now):
+                record["sha256"] = {
+                    variant: self.media.sha256(
+                        content.media_file(
+                            job, variant, media=self.media, fps=self.fps, stock=self.stock_media
+                        )[0]
+                    )
+                    for variant in ("video", "thumbnail", "spritesheet")
+                }
+            made.append(record)
+        return json_response(200, {"jobs": made, "balance": self.ledger.balance})
 
     def _authenticate(self, request: Request) -> None:
         header = request.header("Authorization") or ""
@@ -306,6 +368,10 @@ class Simulator:
             range_header=request.header("Range"),
         )
         cut = self._faults.cut()
+        if cut is None and self._faults.roll("cut_rate"):
+            length = dict(response.headers).get("Content-Length", "0")
+            # Halfway, but at least a byte: a client that resumes always gets further.
+            cut = max(1, int(length) // 2)
         if cut is None:
             return response
         self._stats.outcome("cut")
@@ -367,7 +433,7 @@ class Simulator:
             size=size,
             seconds=seconds,
             prompt=prompt,
-            fail=validation.FAIL_MARKER in prompt.lower(),
+            fail=validation.FAIL_MARKER in prompt.lower() or self._faults.roll("fail_rate"),
             tint=tint,
         )
 
@@ -377,7 +443,10 @@ class Simulator:
             accepted = self.ledger.can_pay(job.cost_points)
         else:
             stamp_us = job.finished_ms * 1000 if self.charge_at == "completion" else None
-            accepted = self.ledger.charge(job.model.name, job.cost_points, stamp_us=stamp_us)
+            entry = self.ledger.charge(job.model.name, job.cost_points, stamp_us=stamp_us)
+            accepted = entry is not None
+            if entry is not None:
+                self._charges[job.id] = entry
         if not accepted:
             raise ApiError(402, "Insufficient points: your point balance is too low")
         self._listed.add(job)  # made: listed even if a [slow] answer never arrives
@@ -429,3 +498,11 @@ def _model_not_available(name: str) -> ApiError:
         f"Model {name!r} does not exist or is not available",
         metadata={"param": "model"},
     )
+
+
+def _malformed(response: Response) -> Response:
+    """The same answer with its JSON body cut off halfway (a broken proxy, a bug)."""
+    body = b"".join(response.body)
+    cut = body[: max(1, len(body) // 2)]
+    headers = [(k, str(len(cut)) if k == "Content-Length" else v) for k, v in response.headers]
+    return Response(response.status, headers, [cut])

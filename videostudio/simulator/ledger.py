@@ -106,18 +106,20 @@ class Ledger:
         with self._locked() as entries:
             return self._covers(self._balance(entries), points)
 
-    def charge(self, bot_name: str, points: int, *, stamp_us: int | None = None) -> bool:
-        """Take `points` if the balance covers them; False (and no change) if not.
+    def charge(self, bot_name: str, points: int, *, stamp_us: int | None = None) -> str | None:
+        """Take `points` if the balance covers them: the new entry's query_id; None (and
+        no change) if not.
 
         The entry is stamped `stamp_us` (microseconds since the epoch; default: now)
         and shows in the history once the clock has reached that stamp.
         """
         with self._locked() as entries:
             if not self._covers(self._balance(entries), points):
-                return False
+                return None
             stamp = _micros(self._clock()) if stamp_us is None else stamp_us
-            entries.append(Entry(f"q_{secrets.token_hex(10)}", stamp, bot_name, points))
-            return True
+            entry = Entry(f"q_{secrets.token_hex(10)}", stamp, bot_name, points)
+            entries.append(entry)
+            return entry.query_id
 
     def history(self, *, limit: int, starting_after: str | None) -> dict[str, Any]:
         """A page of visible entries, newest first, after the entry `starting_after` if given."""

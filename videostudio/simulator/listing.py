@@ -43,6 +43,11 @@ class JobList:
             self._seq[job.id] = self._next
             self._next += 1
 
+    def everything(self) -> list[jobs.Job]:
+        """Every job still remembered, oldest first."""
+        with self._lock:
+            return list(self._jobs)
+
     def page(self, *, limit: int, after: str | None) -> tuple[list[jobs.Job], bool]:
         """Up to `limit` jobs, newest first, older than `after`; and whether more follow."""
         with self._lock:

@@ -259,10 +259,26 @@ class MediaCache:
     def __init__(self, root: Path | None = None) -> None:
         self._root = root
         self._locks = tuple(threading.Lock() for _ in range(32))
+        self._hash_lock = threading.Lock()
+        self._hashes: dict[Path, str] = {}
 
     @property
     def root(self) -> Path:
         return self._root if self._root is not None else default_cache_dir()
+
+    def sha256(self, path: Path) -> str:
+        """The hex sha256 of a file this cache holds (remembered: files never change)."""
+        with self._hash_lock:
+            known = self._hashes.get(path)
+        if known is None:
+            digest = hashlib.sha256()
+            with path.open("rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 16), b""):
+                    digest.update(chunk)
+            known = digest.hexdigest()
+            with self._hash_lock:
+                self._hashes[path] = known
+        return known
 
     def get(self, video_id: str, variant: str, look: Look) -> tuple[Path, str]:
         """The file for `variant` of the job (rendered now if need be) and its Content-Type."""

@@ -22,9 +22,10 @@ KINDS: tuple[str, ...] = (
     "usage",
     "other",
 )
-# throttled: 429s from the rate limit; injected: answers of `inject_error`;
-# cut: content responses shortened by `inject_cut`.
-OUTCOMES: tuple[str, ...] = ("throttled", "injected", "cut")
+# throttled: 429s from the rate limit; injected: answers of `inject_error` and random
+# 500s; cut: content responses shortened (`inject_cut`, or at random); burst: 429s of
+# a random burst; slowed: answers sent late; malformed: JSON bodies cut off.
+OUTCOMES: tuple[str, ...] = ("throttled", "injected", "cut", "burst", "slowed", "malformed")
 
 
 class Stats:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
@@ -28,6 +28,35 @@ def lease_acquire(name: str, token: uuid.UUID, ttl: timedelta) -> bool:
             Lease.objects.create(name=name)  # unless another process created it first
     free = Q(until__isnull=True) | Q(until__lt=now) | Q(token=token)
     return Lease.objects.filter(free, name=name).update(token=token, until=now + ttl) == 1
+
+
+def lease_renew(name: str, token: uuid.UUID, ttl: timedelta) -> bool:
+    """Extend a lease this holder still has: one conditional UPDATE (False: it lost it)."""
+    until = timezone.now() + ttl
+    return Lease.objects.filter(name=name, token=token).update(until=until) == 1
+
+
+def lease_take_over(
+    name: str,
+    token: uuid.UUID,
+    ttl: timedelta,
+    *,
+    poll: float = 0.25,
+    sleep: Callable[[float], None] = time.sleep,
+) -> bool:
+    """Take the lease, or wait out a holder that stopped renewing it (it died) and take
+    it then. Gives up at once when the holder renews it (it is alive) or holds it for
+    longer than `ttl` from now (not a short, renewed lease: nothing to wait out)."""
+    seen: object = None
+    while not lease_acquire(name, token, ttl):
+        until = Lease.objects.filter(name=name).values_list("until", flat=True).first()
+        if until is not None and until - timezone.now() > ttl:
+            return False
+        if seen is not None and until is not None and until != seen:
+            return False  # renewed meanwhile: its holder is at work
+        seen = until
+        sleep(poll)
+    return True
 
 
 def lease_release(name: str, token: uuid.UUID) -> None:

@@ -132,8 +132,10 @@ def video_cancel(*, video: Video, actor: Any) -> Video:
 
 # --- Sending (the tracker's side) -------------------------------------------------------------
 
-# How long a send may take before the tracker presumes its sender died.
-SEND_LEASE = timedelta(minutes=5)
+# A send's lease: the tracker renews it every few seconds while the call is out, so
+# it runs out only when its sender died; the job is then looked at as unconfirmed
+# (never sent again blindly: a second create would be charged twice).
+SEND_LEASE = timedelta(seconds=20)
 # A send the provider certainly did not take is tried again after this (doubling).
 SEND_RETRY = 2.0
 SEND_RETRY_CAP = 60.0

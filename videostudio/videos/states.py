@@ -260,9 +260,13 @@ def videos_claim(
     )
 
 
-def videos_renew(*, token: uuid.UUID, until: datetime) -> int:
-    """Keep the leases of `token`'s jobs while a slow pass is still at work on them."""
-    return Video.objects.filter(lease_token=token).update(lease_until=until)
+def videos_renew(*, token: uuid.UUID, until: datetime, pks: Iterable[int] | None = None) -> int:
+    """Keep the leases of `token`'s jobs (those of `pks`, by primary key: one cheap
+    UPDATE) while the tracker is still at work on them."""
+    held = Video.objects.filter(lease_token=token)
+    if pks is not None:
+        held = held.filter(pk__in=list(pks))
+    return held.update(lease_until=until)
 
 
 # --- Settling sends nobody confirmed -------------------------------------------------------------

@@ -26,9 +26,10 @@ def retention() -> str:
     return f"deleted {videos_apply_retention()} local copies"
 
 
-def enqueue_sweep() -> None:
-    """Wake the tracker now instead of at the next scheduled minute."""
-    if tracking.sweep_running():
+def enqueue_sweep(*, always: bool = False) -> None:
+    """Wake the tracker now instead of at the next scheduled minute; `always`: even
+    if a sweep seems to run (its holder may have just died: the sweep waits it out)."""
+    if not always and tracking.sweep_running():
         # It looks for due jobs on every pass, and once more before it stops.
         return
     async_task(SWEEP_TASK, group="sweep", q_options={"task_name": "sweep (wake-up)"})

@@ -46,7 +46,7 @@ from videostudio.provider.ratelimit import Priority, priority
 from videostudio.provider.types import RemoteVideo
 from videostudio.videos import services, states, timing
 from videostudio.videos.heartbeat import heartbeat_beat
-from videostudio.videos.leases import lease_acquire, lease_release
+from videostudio.videos.leases import lease_acquire, lease_release, lease_renew, lease_take_over
 from videostudio.videos.models import Lease, Video
 from videostudio.videos.points import points
 from videostudio.videos.refresh import Fetched, archive_fetch, poll_fetch, video_apply
@@ -55,11 +55,14 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 SWEEP_LEASE = "sweep"
-# Longer than one look could take, short enough that a crashed tracker's jobs are
-# picked up again soon; renewed while a slow call is out.
-JOB_LEASE = timedelta(minutes=3)
-SWEEPER_LEASE = timedelta(seconds=90)
-RENEW_EVERY = 20.0
+# Short, and renewed every RENEW_EVERY seconds while the loop runs (one conditional
+# UPDATE each): a worker that dies stops renewing, and a new sweep takes over as soon
+# as the loop's lease runs out; the jobs it held (looks, archives, sends out) are
+# free again once theirs do. A send whose sender died is never sent again: its job
+# is looked at as unconfirmed (see LOOKED_AT).
+SWEEPER_LEASE = timedelta(seconds=6)
+JOB_LEASE = timedelta(seconds=20)
+RENEW_EVERY = 2.0
 # Jobs due further off than this are left to the every-minute schedule.
 SCHEDULE_SLACK = 30.0
 # The loop wakes at least this often to look for new work.
@@ -103,8 +106,9 @@ class SweepReport:
 
 
 def sweep_running() -> bool:
-    now = timezone.now()
-    return Lease.objects.filter(name=SWEEP_LEASE, until__gt=now + timedelta(seconds=5)).exists()
+    """A sweep holds the lease and renewed it lately (so it will look at new work)."""
+    fresh = timezone.now() + SWEEPER_LEASE - timedelta(seconds=2 * RENEW_EVERY)
+    return Lease.objects.filter(name=SWEEP_LEASE, until__gt=fresh).exists()
 
 
 def videos_in_flight() -> int:
@@ -292,7 +296,7 @@ class _Tracker:
     token: uuid.UUID
     report: SweepReport
     limits: dict[str, int]
-    running: dict[Future[Any], tuple[str, Video]] = field(default_factory=dict)
+    running: dict[Future[Any], tuple[str, Video | None]] = field(default_factory=dict)
     unconfirmed: bool = False
     listed: list[Video] = field(default_factory=list)
     # Claimed jobs the list did not show, waiting for a look of their own.
@@ -385,6 +389,10 @@ class _Tracker:
         )
         for future in done:
             kind, video = self.running.pop(future)
+            if video is None:  # settling: it recorded what it found itself
+                if future.result():
+                    log.info("settling unconfirmed sends: %s", future.result())
+                continue
             try:
                 if kind == "send":
                     services.send_record(video, future.result(), room=room)
@@ -401,21 +409,28 @@ class _Tracker:
             except Exception:
                 log.exception("recording video %s failed", video.pk)
 
-    def settle(self) -> None:
+    def settle(self, pool: ThreadPoolExecutor) -> None:
         # Once every look of the pass is recorded: settling reads the jobs' costs.
-        if not self.unconfirmed or self.busy("poll"):
+        if not self.unconfirmed or self.busy("poll") or self.busy("settle"):
             return
         self.unconfirmed = False
-        # Sends the provider never confirmed are settled from the points history:
-        # one sync (usually one request) serves all of them.
-        try:
-            with priority(Priority.BACKGROUND):
-                log.info(
-                    "settling unconfirmed sends: %s",
-                    points().settle_unconfirmed(client=self.client),
-                )
-        except Exception:
-            log.exception("settling unconfirmed sends failed")
+        # Sends the provider never confirmed are settled from the points history: one
+        # sync (usually one request) serves all of them. On a thread of its own: it may
+        # wait on the budget or a slow provider, and the loop must keep renewing leases.
+        self.running[pool.submit(_settle, self.client)] = ("settle", None)
+
+    def held(self) -> list[int]:
+        """The jobs this loop holds the lease of: calls out, and claims not yet handed out."""
+        videos = [v for _, v in self.running.values() if v is not None]
+        return [v.pk for v in (*videos, *self.backlog, *self.listed)]
+
+
+def _settle(client: ProviderClient) -> str:
+    try:
+        return _in_thread(Priority.BACKGROUND, lambda: points().settle_unconfirmed(client=client))
+    except Exception:
+        log.exception("settling unconfirmed sends failed")
+        return ""
 
 
 def _next_due() -> datetime | None:
@@ -433,16 +448,19 @@ def videos_sweep(
     """Send, look and archive until nothing is in flight or `seconds` have passed
     (at least one pass: `seconds=0` claims once and records everything it claimed).
 
-    Only one sweep runs at a time (a named lease); extra wake-ups return at once.
-    When time runs out it gives the lease up at once, `handover` starts the next
-    sweep if work is due soon, and this one only records what it still has out
-    (a slow download, say) before it returns: nobody's look waits for that.
+    Only one sweep runs at a time (a named lease); an extra wake-up returns at once,
+    unless the lease's holder stopped renewing it (it died): then it waits the lease
+    out, at most SWEEPER_LEASE, and takes over. When time runs out it gives the lease
+    up at once, `handover` starts the next sweep if work is due soon, and this one
+    only records what it still has out (a slow download, say) before it returns:
+    nobody's look waits for that. A sweep that finds its lease taken (it was too slow
+    to renew it) stops claiming work the same way.
     """
     report = SweepReport()
     token = uuid.uuid4()
     # The worker is alive even when another sweep holds the lease.
     heartbeat_beat(force=True)
-    if not lease_acquire(SWEEP_LEASE, token, SWEEPER_LEASE):
+    if not lease_take_over(SWEEP_LEASE, token, SWEEPER_LEASE, sleep=sleep):
         return report
     report.ran = True
     deadline = time.monotonic() + seconds
@@ -453,14 +471,15 @@ def videos_sweep(
     }
     tracker = _Tracker(client=client, token=token, report=report, limits=limits)
     renewed = time.monotonic()
-    released = False
-    workers = sum(limits.values()) + limits["archive"]  # room for urgent archives
+    released = lost = False
+    # Room for urgent archives, a list request and a settling.
+    workers = sum(limits.values()) + limits["archive"] + 2
     try:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tracker") as pool:
             while True:
                 report.passes += 1
                 heartbeat_beat()
-                on_time = time.monotonic() < deadline
+                on_time = time.monotonic() < deadline and not lost
                 if on_time or report.passes == 1:
                     tracker.dispatch(pool, timezone.now())
                 else:
@@ -468,14 +487,21 @@ def videos_sweep(
                 if tracker.running:
                     done, _ = wait(tracker.running, timeout=TICK, return_when=FIRST_COMPLETED)
                     tracker.record(done)
-                tracker.settle()
+                tracker.settle(pool)
                 if time.monotonic() - renewed >= RENEW_EVERY:
                     renewed = time.monotonic()
-                    # Slow calls (429 pauses, big downloads) must not outlive the leases.
-                    states.videos_renew(token=token, until=timezone.now() + JOB_LEASE)
-                    if on_time and not lease_acquire(SWEEP_LEASE, token, SWEEPER_LEASE):
+                    now = timezone.now()
+                    held = tracker.held()
+                    if held:
+                        # Calls still out (slow sends, 429 pauses, big downloads) keep
+                        # their jobs; a loop that died lets them go within JOB_LEASE.
+                        states.videos_renew(token=token, until=now + JOB_LEASE, pks=held)
+                    if not released and not lease_renew(SWEEP_LEASE, token, SWEEPER_LEASE):
+                        # Too slow to renew it: another sweep may be at work already.
                         log.warning("the sweep lease was taken over; finishing what is out")
-                if not on_time:
+                        released = lost = True
+                        continue
+                if lost or not on_time:
                     if not released:
                         # Out of time: the next sweep takes over at once, while this
                         # one only records what it has out (slow downloads, say).
@@ -499,6 +525,7 @@ def videos_sweep(
                     # A job submitted between our last look and the release would have
                     # found the lease taken; look once more now that it is free.
                     if videos_in_flight() and lease_acquire(SWEEP_LEASE, token, SWEEPER_LEASE):
+                        renewed = time.monotonic()
                         continue
                     return report
                 due_in = (next_due - timezone.now()).total_seconds()
@@ -508,8 +535,6 @@ def videos_sweep(
                     # will wake one in time, so free the worker.
                     lease_release(SWEEP_LEASE, token)
                     return report
-                if not lease_acquire(SWEEP_LEASE, token, SWEEPER_LEASE):
-                    return report  # another sweep took over while this one was slow
-                sleep(min(max(due_in, 0.2), TICK, left))
+                sleep(max(min(max(due_in, 0.2), TICK, left), 0.0))
     finally:
         lease_release(SWEEP_LEASE, token)

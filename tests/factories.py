@@ -96,3 +96,60 @@ def a_family(size: int, *, fanout: int = 3, **fields: Any) -> list[Video]:
             a_video(kind=kind, parent=parent, root=members[0], depth=parent.depth + 1, **fields)
         )
     return members
+
+
+# --- The other rows a page can show (the input fuzzing needs one of each) -------------
+
+
+class LedgerEntryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "usage.LedgerEntry"
+
+    query_id = factory.Sequence(lambda n: f"query-{n}")
+    created_at = factory.LazyFunction(timezone.now)
+    bot_name = "Sora-2"
+    usage_type = "API"
+    cost_points = 13_200
+
+
+class BalanceSnapshotFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "usage.BalanceSnapshot"
+
+    points = 250_000
+
+
+class BudgetFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "usage.Budget"
+
+    monthly_points = 100_000
+
+
+class StarFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "gallery.Star"
+
+
+class ScheduleFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "django_q.Schedule"
+
+    name = factory.Sequence(lambda n: f"schedule {n}")
+    func = "videostudio.videos.tasks.sweep"
+    schedule_type = "I"
+    minutes = 1
+
+
+class TaskFactory(factory.django.DjangoModelFactory):
+    """A finished django-q task (the admin shows it as a success or a failure)."""
+
+    class Meta:
+        model = "django_q.Task"
+
+    id = factory.Sequence(lambda n: f"{n:032x}")
+    name = factory.Sequence(lambda n: f"task-{n}")
+    func = "videostudio.videos.tasks.sweep"
+    started = factory.LazyFunction(timezone.now)
+    stopped = factory.LazyFunction(timezone.now)
+    success = True

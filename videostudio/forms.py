@@ -6,6 +6,8 @@ from datetime import date
 from typing import Any
 
 from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm
 from django.core.validators import MaxValueValidator, MinValueValidator
 
 # Dates far outside any video's life would only overflow date arithmetic.
@@ -28,3 +30,24 @@ def date_field(label: str) -> forms.DateField:
 def check_date_range(form: forms.Form, data: dict[str, Any], first: str, last: str) -> None:
     if data.get(first) and data.get(last) and data[first] > data[last]:
         form.add_error(last, "The end date is before the start date.")
+
+
+class LoginForm(AuthenticationForm):
+    """Django's login form, refusing a username longer than any account's.
+
+    Django's form checks no length (it only sets the input's maxlength), so a name of
+    any size went on to authenticate(); django-axes records each failed sign-in in a
+    255-character column, and PostgreSQL refused the row: a 500. No account can have
+    such a name, so it is the usual wrong-username-or-password answer.
+    """
+
+    def clean(self) -> dict[str, Any]:
+        username = self.cleaned_data.get("username") or ""
+        limit = self.fields["username"].max_length  # type: ignore[attr-defined]
+        if limit and len(username) > limit:
+            raise self.get_invalid_login_error()
+        return super().clean()
+
+
+class AdminLoginForm(LoginForm, AdminAuthenticationForm):
+    """The admin's login form (staff only), with the same check."""

@@ -3,9 +3,6 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import include, path
 
-admin.site.site_header = "videostudio admin"
-admin.site.site_title = "videostudio"
-
 urlpatterns = [
     path("accounts/", include("videostudio.accounts.urls")),
     path("admin/", admin.site.urls),

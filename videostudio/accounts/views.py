@@ -18,6 +18,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import render
 from django.template import loader
 
+from videostudio.forms import LoginForm
+
 logger = logging.getLogger(__name__)
 
 
@@ -30,6 +32,8 @@ def lockout_message() -> str:
 
 
 class LoginView(auth_views.LoginView):
+    form_class = LoginForm
+
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         context["password_reset"] = settings.VIDEOSTUDIO_PASSWORD_RESET

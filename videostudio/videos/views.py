@@ -345,10 +345,7 @@ def video_progress(request: HttpRequest) -> HttpResponse:
         for i in request.GET.getlist("id")[:MAX_POLLED]
         if i.isascii() and i.isdigit() and len(i) < 19
     ]
-    try:
-        since = datetime.fromtimestamp(float(request.GET.get("since", "0")), tz=UTC)
-    except (ValueError, OverflowError):
-        since = datetime.fromtimestamp(0, tz=UTC)
+    since = _since(request.GET.get("since", ""))
     visible = Video.objects.visible_to(request.user)
     videos = list(visible.filter(pk__in=ids).select_related("owner"))
     changed = video_cards([v for v in videos if v.updated_at > since])
@@ -364,6 +361,19 @@ def video_progress(request: HttpRequest) -> HttpResponse:
     if not poller["ids"]:
         return HttpResponseStopPolling(render(request, template, context).content)
     return render(request, template, context)
+
+
+def _since(raw: str) -> datetime:
+    """The time the page last asked (seconds since the epoch, as `_poller` wrote it).
+    Anything else (junk, NaN, a time before 1970 or past tomorrow) asks for every
+    card: redrawing them all is harmless, a wrong time would hide changes."""
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = 0.0
+    if not 0 <= seconds <= timezone.now().timestamp() + 86_400:  # False for NaN too
+        seconds = 0.0
+    return datetime.fromtimestamp(seconds, tz=UTC)
 
 
 def _poller(videos: Any, view: str) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from sentry_sdk.transport import Transport
 
 from videostudio.ops import logs
 from videostudio.ops.logs import JsonFormatter, RequestIdFilter, request_id_for
-from videostudio.ops.sentry import FILTERED, scrub, sentry_init
+from videostudio.ops.sentry import FILTERED, scrub, sentry_init, sentry_options
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY = "sk-poe-Zq81fVbT0kW3nLr9eXc4"
@@ -238,6 +238,34 @@ def test_a_failing_request_is_reported_without_the_key_or_the_members_data(
     sent = sentry.sent()
     assert b"boom with [Filtered]" in sent
     assert KEY.encode() not in sent and b"s3cr3t" not in sent
+
+
+def test_a_clients_mistake_is_not_reported_but_an_error_is(sentry: Captured, db: None) -> None:
+    client = Client(raise_request_exception=False)
+    # Django logs a bad Host header as an error (django.security.DisallowedHost, 400).
+    assert client.get("/health/", headers={"Host": "evil.example"}).status_code == 400
+    assert client.get("/no-such-page/").status_code in {302, 404}
+    # ... and a form past DATA_UPLOAD_MAX_MEMORY_SIZE (django.security.RequestDataTooBig).
+    big = {"username": "x" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1), "password": "p"}
+    assert client.post("/accounts/login/", big).status_code == 413
+    sentry_sdk.flush()
+    assert sentry.envelopes == []
+
+    with mock.patch("videostudio.ops.views.health_report", side_effect=RuntimeError("bug")):
+        assert client.get("/health/").status_code == 500
+    sentry_sdk.flush()
+    assert len(sentry.envelopes) == 1
+
+
+def test_a_4xx_record_is_dropped_whichever_handler_saw_it_first() -> None:
+    # The console filter turns these into warnings; Sentry may see the record before it.
+    before_send = sentry_options(dsn="https://public@sentry.example.invalid/1")["before_send"]
+    record = logging.LogRecord("django.security.X", logging.ERROR, __file__, 1, "x", None, None)
+    record.status_code = 400
+    assert before_send({"message": "x"}, {"log_record": record}) is None
+    record.status_code = 500
+    assert before_send({"message": "x"}, {"log_record": record}) == {"message": "x"}
+    assert before_send({"message": "x"}, {}) == {"message": "x"}
 
 
 def test_the_scrubber_walks_every_part_of_an_event() -> None:

@@ -51,6 +51,15 @@ def _scrub_text(text: str, secrets: list[str]) -> str:
     return text
 
 
+def _client_error(hint: Any) -> bool:
+    """A log record about a request the client got wrong (a bad host, a body too large:
+    Django logs them as errors with a 4xx status). The console calls them warnings
+    (`videostudio.logfilters.ClientErrors`); they are no error to report either."""
+    record = (hint or {}).get("log_record")
+    status = getattr(record, "status_code", None)
+    return isinstance(status, int) and 400 <= status < 500
+
+
 def sentry_options(
     *,
     dsn: str,
@@ -62,6 +71,8 @@ def sentry_options(
     hidden = [s for s in secrets if s]
 
     def before_send(event: Any, hint: Any) -> Any:
+        if _client_error(hint):
+            return None
         return scrub(event, hidden)
 
     def before_breadcrumb(crumb: Any, hint: Any) -> Any:

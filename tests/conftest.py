@@ -76,7 +76,9 @@ class FakeClock:
 @pytest.fixture(autouse=True, scope="session")
 def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """The tests' cache is their own (per worker): nothing they leave (a throttle, a
-    cooldown stamped by a fake clock) reaches a real run from the same checkout."""
+    cooldown stamped by a fake clock) reaches a real run from the same checkout. Their
+    static folder too: the hashed names `make run`'s collectstatic left in ./var are
+    not what a test of a bare checkout expects."""
     from django.conf import settings
     from django.test.utils import override_settings
 
@@ -85,7 +87,8 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         default["LOCATION"] = str(tmp_path_factory.mktemp("cache"))
     else:
         default["KEY_PREFIX"] = f"videostudio-test-{uuid.uuid4().hex[:8]}"
-    with override_settings(CACHES={**settings.CACHES, "default": default}):
+    static_root = tmp_path_factory.mktemp("staticfiles")
+    with override_settings(CACHES={**settings.CACHES, "default": default}, STATIC_ROOT=static_root):
         yield
 
 

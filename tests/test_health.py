@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -114,6 +115,16 @@ def test_a_worker_not_heard_from_for_a_while_fails_it(
 
     assert status == 503
     assert body == {"status": "fail", "checks": {**ALL_OK, "worker": "worker_stale"}}
+
+
+def test_a_failing_report_is_logged_as_one_warning_not_a_server_error(
+    client: Client, worker_alive: FakeClock, settings: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    worker_alive.advance(settings.VIDEOSTUDIO_WORKER_STALE_SECONDS + 10)
+    with caplog.at_level(logging.INFO):
+        assert get_health(client)[0] == 503
+    said = [(r.name, r.levelname, r.getMessage()) for r in caplog.records]
+    assert said == [("videostudio.ops.views", "WARNING", "health: failing worker=worker_stale")]
 
 
 def test_a_fresh_install_without_jobs_is_healthy_before_its_worker_checks_in(

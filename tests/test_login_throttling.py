@@ -4,12 +4,14 @@ configured proxies are believed about the client's address."""
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 from typing import Any
 
 import pytest
 import time_machine
 from axes.models import AccessAttempt
+from django.core.management import call_command
 from django.test import Client, RequestFactory
 from django.urls import reverse
 from django.utils import timezone
@@ -141,6 +143,16 @@ def test_staff_unlock_an_account_in_the_admin(client: Client, owner: Any, staff:
     )
     assert "Unlocked olivia from 127.0.0.1: they can sign in again." in done.content.decode()
     assert not AccessAttempt.objects.exists()
+    assert attempt(client, "olivia", PASSWORD).status_code == 302 and logged_in(client)
+
+
+def test_the_command_line_lifts_a_lock_out_when_every_admin_is_locked_out(
+    client: Client, owner: Any
+) -> None:
+    for _ in range(5):
+        attempt(client, "olivia", "wrong")
+    assert attempt(client, "olivia", PASSWORD).status_code == 429
+    call_command("axes_reset_username", "olivia", stdout=io.StringIO())
     assert attempt(client, "olivia", PASSWORD).status_code == 302 and logged_in(client)
 
 

@@ -315,7 +315,8 @@ def test_claims_one_at_a_time_still_go_round_the_members(owner: Any, teammate: A
 def test_out_of_time_the_next_sweep_takes_over_while_a_slow_download_finishes(
     owner: Any, simulator: Simulator, clock: FakeClock
 ) -> None:
-    transport = Delays(simulator.transport(), {"/content": 1.0})
+    # Far longer than the sweep's 0.3 s plus a pass (a loaded machine stretches both).
+    transport = Delays(simulator.transport(), {"/content": 3.0})
     client = ProviderClient(base_url="http://sim.test/v1", api_key="k", transport=transport)
     (video,) = sent_jobs(owner, client, 1)
     clock.advance(30)

@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import logging
+
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from videostudio.ops.health import ALL, WEB, health_report
+
+log = logging.getLogger(__name__)
 
 
 @login_not_required
@@ -18,4 +22,11 @@ def health(request: HttpRequest) -> JsonResponse:
     must not be restarted because the worker is down."""
     only = WEB if request.GET.get("check") == "web" else ALL
     report = health_report(only=only)
-    return JsonResponse(report.as_json(), status=200 if report.ok else 503)
+    response = JsonResponse(report.as_json(), status=200 if report.ok else 503)
+    if not report.ok:
+        # The answer a monitor asked for, not a server error: one warning naming the
+        # failing codes instead of django.request's "Service Unavailable" error line.
+        failing = ", ".join(f"{c.name}={c.code}" for c in report.checks if not c.ok)
+        log.warning("health: failing %s", failing)
+        response._has_been_logged = True  # type: ignore[attr-defined]
+    return response

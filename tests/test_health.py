@@ -443,3 +443,20 @@ def test_the_readme_lists_every_reason_code_and_setting() -> None:
         "SENTRY_TRACES_SAMPLE_RATE",
     ):
         assert f"| `{name}` |" in readme, name
+
+
+def test_a_heartbeat_the_database_refuses_does_not_stop_the_tracker(
+    db: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    from django.db import OperationalError
+
+    from videostudio.videos.heartbeat import heartbeat_beat, heartbeat_last
+
+    with mock.patch(
+        "videostudio.videos.heartbeat.Heartbeat.objects.filter",
+        side_effect=OperationalError("database is locked"),
+    ):
+        heartbeat_beat(force=True)  # no exception: the loop goes on
+    assert "could not record the tracker heartbeat: database is locked" in caplog.text
+    heartbeat_beat(force=True)
+    assert heartbeat_last() is not None

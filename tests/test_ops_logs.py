@@ -289,6 +289,14 @@ def test_no_text_around_the_key_or_cut_from_it_keeps_it(before: str, after: str,
 def test_error_reports_hold_no_personal_data(sentry: Captured) -> None:
     assert sentry_sdk.get_client().should_send_default_pii() is False
     assert sentry_sdk.get_client().options["max_request_body_size"] == "never"
+    # A local Sentry would send (made here: the source lines around a frame go too).
+    prompt = "-".join(["private", "surprise", "party", "plans"])
+    try:
+        raise RuntimeError("sending failed")
+    except RuntimeError:
+        sentry_sdk.capture_exception()
+    sentry_sdk.flush()
+    assert len(sentry.envelopes) == 1 and prompt.encode() not in sentry.sent()
 
 
 def test_sentry_is_off_unless_a_dsn_is_set() -> None:

@@ -141,6 +141,34 @@ def test_the_owners_own_private_job_links_to_its_page_in_the_review(
     assert f'href="{video.get_absolute_url()}"' in jobs
 
 
+@pytest.mark.parametrize(
+    "lookup",
+    [
+        "prompt__startswith",
+        "prompt__regex",
+        "title__startswith",
+        "provider_id",
+        "error_message__contains",
+        "video_file__startswith",
+        "parent__prompt__startswith",
+        "owner__password__startswith",
+    ],
+)
+def test_the_admins_address_filters_cannot_tell_what_it_holds(
+    client: Client, people: dict[str, Any], secret: Video, lookup: str
+) -> None:
+    as_(client, people["superuser"])
+    changelist = reverse("admin:videos_video_changelist")
+    # Were it allowed, whether row `id` is listed would answer "does it start so?".
+    for value in (SECRET[:3], "zzz"):
+        response = client.get(changelist, {"id": str(secret.pk), lookup: value})
+        assert response.status_code == 400 and not leaks(response.content.decode())
+    # What anyone may see of it still filters.
+    for allowed in ({"status__exact": secret.status}, {"owner__id__exact": str(secret.owner_id)}):
+        listed = client.get(changelist, {"id": str(secret.pk), **allowed})
+        assert listed.status_code == 200 and "(private)" in listed.content.decode()
+
+
 @pytest.mark.parametrize("persona", ["staff", "superuser"])
 def test_the_admin_lists_it_without_its_prompt_and_will_not_open_it_up(
     client: Client, people: dict[str, Any], secret: Video, persona: str

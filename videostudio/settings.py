@@ -434,7 +434,12 @@ if SENTRY_DSN:
         environment=env_str("SENTRY_ENVIRONMENT").strip(),
         release=env_str("SENTRY_RELEASE").strip(),
         traces_sample_rate=env_float("SENTRY_TRACES_SAMPLE_RATE", 0.0, minimum=0),
-        secrets=[VIDEOSTUDIO_API_KEY, SECRET_KEY],
+        secrets=[
+            VIDEOSTUDIO_API_KEY,
+            SECRET_KEY,
+            EMAIL_HOST_PASSWORD,
+            str(DATABASES["default"].get("PASSWORD") or ""),
+        ],
     )
 
 # "plain" lines or "json" (one object a line); both carry the request id ("-" outside

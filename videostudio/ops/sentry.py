@@ -84,6 +84,8 @@ def sentry_options(
         # No personal data: send_default_pii stays at its default (off); setting it at
         # all is deprecated in favour of data_collection, whose default follows it.
         "max_request_body_size": "never",
+        # Nor the values in a failing frame: they hold prompts, private ones included.
+        "include_local_variables": False,
         "traces_sample_rate": traces_sample_rate,
         "environment": environment or None,
         "release": release or None,

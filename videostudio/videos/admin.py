@@ -4,6 +4,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
+from django.db.models.constants import LOOKUP_SEP
 from django.http import HttpRequest
 
 from videostudio.videos.models import Video
@@ -33,6 +34,9 @@ BOOKKEEPING = [
     "archived_at",
     "deleted_at",
 ]
+
+# What an address may filter on of a video's owner.
+OWNER_LOOKUPS = {"id", "username", "exact", "iexact", "icontains", "in", "isnull"}
 
 
 @admin.register(Video)
@@ -80,6 +84,15 @@ class VideoAdmin(admin.ModelAdmin):
             # Its page answers 404 to them anyway: no "View on site".
             response.context_data["has_absolute_url"] = False  # type: ignore[attr-defined]
         return response
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:
+        """Filters in the address only on what anyone may see of any video (its
+        bookkeeping, its owner): `?id=42&prompt__startswith=A` would otherwise tell a
+        private prompt letter by letter, by whether the row is listed."""
+        field, *rest = lookup.split(LOOKUP_SEP)
+        if field == "owner":
+            return set(rest) <= OWNER_LOOKUPS and super().lookup_allowed(lookup, value, request)
+        return field in BOOKKEEPING and super().lookup_allowed(lookup, value, request)
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Video], search_term: str

@@ -6,12 +6,16 @@ that passes twice a second costs one UPDATE every few seconds.
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import datetime
 
+from django.db import DatabaseError
 from django.utils import timezone
 
 from videostudio.videos.models import Heartbeat
+
+log = logging.getLogger(__name__)
 
 TRACKER = "tracker"
 BEAT_EVERY = 5.0
@@ -26,8 +30,13 @@ def heartbeat_beat(name: str = TRACKER, *, force: bool = False) -> None:
         return
     _last_beat[name] = now
     at = timezone.now()
-    if not Heartbeat.objects.filter(name=name).update(at=at):
-        Heartbeat.objects.update_or_create(name=name, defaults={"at": at})
+    try:
+        if not Heartbeat.objects.filter(name=name).update(at=at):
+            Heartbeat.objects.update_or_create(name=name, defaults={"at": at})
+    except DatabaseError as exc:
+        # A busy database must not stop the loop that beats (it renews leases and
+        # records sends): the next beat tries again, /health/ shows if none gets in.
+        log.warning("could not record the %s heartbeat: %s", name, exc)
 
 
 def heartbeat_last(name: str = TRACKER) -> datetime | None:

@@ -173,6 +173,26 @@ def test_a_chunked_body_within_the_cap_reaches_django_with_its_length(settings: 
     assert seen == {"length": "12", "body": b"prompt=hello"}
 
 
+def test_the_counted_copy_of_a_chunked_body_is_closed_with_the_response() -> None:
+    kept: dict[str, Any] = {}
+
+    class Response(list[bytes]):
+        closed = False
+
+        def close(self) -> None:
+            self.closed = True
+
+    def inner(environ: dict[str, Any], start_response: Any) -> Response:
+        kept["body"] = environ["wsgi.input"]
+        kept["response"] = Response([b"page"])
+        return kept["response"]
+
+    response = limit_unsized_bodies(inner)(chunked_environ(io.BytesIO(b"a=b")), lambda *a: None)
+    assert list(response) == [b"page"] and not kept["body"].closed
+    response.close()  # type: ignore[attr-defined]  # as the server does once it has sent the page
+    assert kept["body"].closed and kept["response"].closed
+
+
 # --- Under ASGI, where Django reads the body before any middleware --------------------
 
 

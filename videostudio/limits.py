@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from django.conf import settings
@@ -106,7 +106,8 @@ def limit_unsized_bodies(app: WSGIApp) -> WSGIApp:
         if chunked and not environ.get("CONTENT_LENGTH"):
             cap = settings.VIDEOSTUDIO_MAX_REQUEST_BYTES
             source = environ["wsgi.input"]
-            # Django reads it from here (and the server closes it with the request).
+            # Django reads it from here; closed with the response (past 2.5 MB it is a
+            # file on disk, which must not wait for the garbage collector).
             body = tempfile.SpooledTemporaryFile(max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE)  # noqa: SIM115
             total = 0
             while chunk := source.read(_CHUNK):
@@ -120,9 +121,28 @@ def limit_unsized_bodies(app: WSGIApp) -> WSGIApp:
             body.seek(0)
             environ["wsgi.input"] = body
             environ["CONTENT_LENGTH"] = str(total)
+            return _Closing(app(environ, start_response), body)
         return app(environ, start_response)
 
     return counted
+
+
+class _Closing:
+    """A WSGI response that, when the server closes it, also closes `extra`."""
+
+    def __init__(self, response: Iterable[bytes], extra: Any) -> None:
+        self.response, self.extra = response, extra
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.response)
+
+    def close(self) -> None:
+        try:
+            close = getattr(self.response, "close", None)
+            if close is not None:
+                close()
+        finally:
+            self.extra.close()
 
 
 def limit_asgi_bodies(app: ASGIApp) -> ASGIApp:

@@ -213,18 +213,16 @@ def check_polls(now: datetime, done: dict[str, Check]) -> Check:
         .exclude(status=Video.Status.WAITING)
         .count()
     )
-    if overdue:
-        return Check(
-            "polls",
-            POLLS_OVERDUE,
-            ok=False,
-            count=overdue,
-            detail=(
-                f"{overdue} job(s) are more than {_minutes(_grace())} overdue for a look at "
-                "the provider (or for saving their files)."
-            ),
-        )
-    return Check("polls", OK, ok=True, count=0, detail="No job is overdue for a look.")
+    return _counted(
+        "polls",
+        POLLS_OVERDUE,
+        overdue,
+        failing=(
+            f"{overdue} job(s) are more than {_minutes(_grace())} overdue for a look at "
+            "the provider (or for saving their files)."
+        ),
+        fine="No job is overdue for a look.",
+    )
 
 
 def check_archives(now: datetime, done: dict[str, Check]) -> Check:
@@ -239,18 +237,16 @@ def check_archives(now: datetime, done: dict[str, Check]) -> Check:
         expires_at__gt=now,
         expires_at__lte=now + window,
     ).count()
-    if at_risk:
-        return Check(
-            "archives",
-            ARCHIVES_AT_RISK,
-            ok=False,
-            count=at_risk,
-            detail=(
-                f"{at_risk} finished video(s) are not saved here, and the provider deletes "
-                f"its copy within {_minutes(window)}."
-            ),
-        )
-    return Check("archives", OK, ok=True, count=0, detail="No unsaved video is about to expire.")
+    return _counted(
+        "archives",
+        ARCHIVES_AT_RISK,
+        at_risk,
+        failing=(
+            f"{at_risk} finished video(s) are not saved here, and the provider deletes "
+            f"its copy within {_minutes(window)}."
+        ),
+        fine="No unsaved video is about to expire.",
+    )
 
 
 def check_sends(now: datetime, done: dict[str, Check]) -> Check:
@@ -262,18 +258,23 @@ def check_sends(now: datetime, done: dict[str, Check]) -> Check:
     stuck = Video.objects.filter(
         status=Video.Status.WAITING, next_poll_at__lt=now - _grace()
     ).count()
-    if stuck:
-        return Check(
-            "sends",
-            SENDS_STUCK,
-            ok=False,
-            count=stuck,
-            detail=(
-                f"{stuck} job(s) have waited more than {_minutes(_grace())} to be sent, and "
-                "the worker is away."
-            ),
-        )
-    return Check("sends", OK, ok=True, count=0, detail="No job is waiting to be sent.")
+    return _counted(
+        "sends",
+        SENDS_STUCK,
+        stuck,
+        failing=(
+            f"{stuck} job(s) have waited more than {_minutes(_grace())} to be sent, and "
+            "the worker is away."
+        ),
+        fine="No job is waiting to be sent.",
+    )
+
+
+def _counted(name: str, code: str, count: int, *, failing: str, fine: str) -> Check:
+    """A check that fails with `code` when it counted any job."""
+    if count:
+        return Check(name, code, ok=False, count=count, detail=failing)
+    return Check(name, OK, ok=True, count=0, detail=fine)
 
 
 def _minutes(delta: timedelta) -> str:

@@ -72,7 +72,10 @@ def _scratch_database(url: str) -> tuple[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def stack(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[str]:
+    """The stack of one test file; a file's STACK_ENV (a dict) adds to its settings."""
     data = tmp_path_factory.mktemp("stack")
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k not in {"VIDEOSTUDIO_API_KEY", "POE_API_KEY"}}
@@ -81,8 +84,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         VIDEOSTUDIO_SIMULATOR_QUEUE_SECONDS="1",
         VIDEOSTUDIO_SIMULATOR_RENDER_SECONDS="6",
         VIDEOSTUDIO_PAGE_POLL_SECONDS="1",
+        VIDEOSTUDIO_PAGE_POLL_MAX_SECONDS="2",
+        VIDEOSTUDIO_PAGE_POLL_HIDDEN_SECONDS="5",
         DJANGO_SUPERUSER_PASSWORD=PASSWORD,
     )
+    env.update(getattr(request.module, "STACK_ENV", {}))
     drop = None
     if env.get("DATABASE_URL"):
         env["DATABASE_URL"], drop = _scratch_database(env["DATABASE_URL"])

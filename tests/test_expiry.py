@@ -26,32 +26,46 @@ def member(client: Client, owner: Any) -> Client:
     return client
 
 
-def test_the_warning_starts_at_the_threshold_and_turns_urgent_in_the_last_hour(
+def test_a_fresh_saved_video_says_calmly_until_when_it_can_be_remixed(
     owner: Any, settings: Any
 ) -> None:
     settings.VIDEOSTUDIO_EXPIRY_WARNING_HOURS = 24
     start = timezone.now()
     video = a_video(owner=owner, expires_at=start + timedelta(hours=30))
-    assert expiry_notice(video, now=start, can_build=True) is None
+    assert expiry_notice(video, now=start, can_build=True) is None  # too far off to mention
     clock = FakeClock(start.timestamp())
     with clock.travelling():
         clock.advance(7 * 3600)
         notice = expiry_notice(video, can_build=True)
-        assert notice and notice.level == "soon"
-        assert "23 h 0 min" in notice.message and "remixed or extended" in notice.message
-        clock.advance(22 * 3600 + 20 * 60)  # 29 h 20 min in
+        assert notice and notice.level == "calm" and not notice.loud
+        assert notice.left == "23 h 0 min" and "remixed or extended until" in notice.message
+        clock.advance(22 * 3600 + 20 * 60)  # 29 h 20 min in: 40 min left, still calm
         notice = expiry_notice(video, can_build=True)
-        assert notice and notice.level == "urgent" and "40 min" in notice.message
-        clock.advance(3600 + 40 * 60)  # 31 h in
-        notice = expiry_notice(video, can_build=True)
-        assert notice and notice.level == "expired" and "still plays" in notice.message
+        assert notice and notice.level == "calm" and notice.left == "40 min"
+        clock.advance(3600 + 40 * 60)  # 31 h in: gone; the copy here plays, nothing to say
+        assert expiry_notice(video, can_build=True) is None
 
 
-def test_the_last_hour_warns_even_with_the_threshold_off(owner: Any, settings: Any) -> None:
+def test_a_copy_someone_builds_on_warns_and_turns_loud_in_its_last_hour(
+    owner: Any, settings: Any
+) -> None:
+    settings.VIDEOSTUDIO_EXPIRY_WARNING_HOURS = 24
+    now = timezone.now()
+    video = a_video(owner=owner, expires_at=now + timedelta(hours=3))
+    notice = expiry_notice(video, now=now, can_build=True, building_on=True)
+    assert notice and notice.level == "soon" and not notice.loud and notice.left == "3 h 0 min"
+    notice = expiry_notice(
+        video, now=now + timedelta(hours=2, minutes=20), can_build=True, building_on=True
+    )
+    assert notice and notice.level == "urgent" and notice.loud and notice.left == "40 min"
+    assert "no longer be remixed or extended" in notice.message
+
+
+def test_the_last_hour_still_counts_with_the_threshold_off(owner: Any, settings: Any) -> None:
     settings.VIDEOSTUDIO_EXPIRY_WARNING_HOURS = 0
     now = timezone.now()
     video = a_video(owner=owner, expires_at=now + timedelta(minutes=50))
-    notice = expiry_notice(video, now=now, can_build=True)
+    notice = expiry_notice(video, now=now, can_build=True, building_on=True)
     assert notice and notice.level == "urgent"
     assert expiry_notice(video, now=now - timedelta(hours=2), can_build=True) is None
 
@@ -59,31 +73,70 @@ def test_the_last_hour_warns_even_with_the_threshold_off(owner: Any, settings: A
 def test_nothing_is_said_when_nothing_would_be_lost(owner: Any) -> None:
     now = timezone.now()
     veo = a_video(owner=owner, model="Veo-3", expires_at=now + timedelta(minutes=30))
-    assert expiry_notice(veo, now=now, can_build=False) is None
-    unsaved = a_video(owner=owner, model="Veo-3", archived_at=None, video_file="",
-                      expires_at=now + timedelta(minutes=30))  # fmt: skip
-    notice = expiry_notice(unsaved, now=now, can_build=False)
-    assert notice and "NOT saved here" in notice.message
+    assert expiry_notice(veo, now=now, can_build=False, building_on=True) is None
 
 
-def test_my_videos_lists_what_needs_attention_with_a_countdown(
+def test_an_unsaved_video_is_loud_only_once_saving_is_at_risk(owner: Any, settings: Any) -> None:
+    settings.VIDEOSTUDIO_ARCHIVE_RISK_MINUTES = 30
+    now = timezone.now()
+    saving = a_video(owner=owner, archived_at=None, video_file="", next_poll_at=now,
+                     expires_at=now + timedelta(minutes=55))  # fmt: skip
+    assert expiry_notice(saving, now=now, can_build=False) is None  # the card says "Saving"
+    notice = expiry_notice(saving, now=now + timedelta(minutes=30), can_build=False)
+    assert notice and notice.loud and "NOT saved here" in notice.message
+    given_up = a_video(owner=owner, archived_at=None, video_file="", archive_error="disk full",
+                       expires_at=now + timedelta(hours=5))  # fmt: skip
+    notice = expiry_notice(given_up, now=now, can_build=True)
+    assert notice and notice.level == "urgent"
+    notice = expiry_notice(given_up, now=now + timedelta(hours=6), can_build=True)
+    assert notice and notice.level == "lost" and notice.loud and not notice.counting
+
+
+def test_needs_attention_lists_only_what_needs_the_member(
     member: Client, owner: Any, teammate: Any
 ) -> None:
     now = timezone.now()
-    soon = a_video(owner=owner, prompt="leaving soon", expires_at=now + timedelta(hours=3))
+    fresh = a_video(owner=owner, prompt="fresh and saved", expires_at=now + timedelta(minutes=55))
+    built_on = a_video(owner=owner, prompt="being built on", expires_at=now + timedelta(minutes=40))
+    a_video(owner=owner, kind="remix", parent=built_on, root=built_on, prompt="its remix",
+            expires_at=now + timedelta(hours=2))  # fmt: skip
     a_video(owner=owner, prompt="plenty of time", expires_at=now + timedelta(days=3))
-    a_video(owner=teammate, prompt="not mine", expires_at=now + timedelta(hours=3))
+    a_video(owner=teammate, prompt="not mine", archived_at=None, video_file="")
     broken = a_video(
         owner=owner, prompt="never saved", archived_at=None, video_file="",
         archive_error="disk full", expires_at=now + timedelta(days=2),
     )  # fmt: skip
     html = member.get(reverse("videos:list")).content.decode()
     attention = html.split('aria-label="Needs attention"')[1].split("</section>")[0]
-    assert "leaving soon" in attention and "never saved" in attention
-    assert "plenty of time" not in attention and "not mine" not in attention
+    assert "being built on" in attention and "never saved" in attention
+    for calm in ("fresh and saved", "its remix", "plenty of time", "not mine"):
+        assert calm not in attention
     assert f'action="{reverse("videos:archive", args=[broken.pk])}"' in attention
-    card = html.split(f'id="video-{soon.pk}"')[1].split("</article>")[0]
-    assert 'class="countdown"' in card and "remixed or extended" in card
+    card = html.split(f'id="video-{fresh.pk}"')[1].split("</article>")[0]
+    assert 'class="notice calm"' in card and 'class="countdown"' in card
+    assert "remixed or extended until" in card and 'role="status"' not in card
+    loud = html.split(f'id="video-{built_on.pk}"')[1].split("</article>")[0]
+    assert 'class="notice urgent"' in loud
+
+
+def test_a_calm_page_has_no_needs_attention_at_all(member: Client, owner: Any) -> None:
+    now = timezone.now()
+    a_video(owner=owner, expires_at=now + timedelta(minutes=59))  # just finished, saved
+    html = member.get(reverse("videos:list")).content.decode()
+    assert "Needs attention" not in html and 'class="notice calm"' in html
+
+
+def test_a_budget_about_to_run_out_needs_attention(member: Client, owner: Any) -> None:
+    from videostudio.usage.models import Budget
+
+    Budget.objects.create(user=owner, monthly_points=10_000)
+    a_video(owner=owner, cost_points=9_200, cost_at=timezone.now())
+    html = member.get(reverse("videos:list")).content.decode()
+    attention = html.split('aria-label="Needs attention"')[1].split("</section>")[0]
+    assert "800 of 10000 points left" in attention
+    a_video(owner=owner, cost_points=900, cost_at=timezone.now())
+    html = member.get(reverse("videos:list")).content.decode()
+    assert "monthly budget is used up" in html
 
 
 def test_retrying_a_failed_archive_puts_it_back_in_the_queue(
@@ -117,6 +170,10 @@ def test_the_family_view_shows_everyones_visible_videos_of_a_lineage(
     assert f'id="video-{secret.pk}"' not in family
 
 
-@pytest.mark.parametrize(("minutes", "text"), [(5, "5 min"), (125, "2 h 5 min"), (3000, "2 days")])
-def test_durations_read_like_a_person_would_say_them(minutes: int, text: str) -> None:
-    assert humanize(timedelta(minutes=minutes)) == text
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(0, "0 s"), (59.9, "59 s"), (60, "1 min"), (300, "5 min"), (7500, "2 h 5 min"),
+     (180_000, "2 days"), (-5, "0 s")],
+)  # fmt: skip
+def test_durations_read_like_a_person_would_say_them(seconds: float, text: str) -> None:
+    assert humanize(timedelta(seconds=seconds)) == text

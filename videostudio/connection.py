@@ -32,6 +32,7 @@ def build_client(*, transport: httpx.BaseTransport | None = None) -> ProviderCli
         simulator = Simulator(
             queue_seconds=settings.VIDEOSTUDIO_SIMULATOR_QUEUE_SECONDS,
             render_seconds=settings.VIDEOSTUDIO_SIMULATOR_RENDER_SECONDS,
+            expire_seconds=settings.VIDEOSTUDIO_SIMULATOR_EXPIRE_SECONDS,
             cache_dir=settings.DATA_DIR / "simulator-cache",
             # One balance and history for the web server and the worker.
             ledger_path=settings.DATA_DIR / "simulator-ledger.jsonl",

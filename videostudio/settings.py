@@ -353,6 +353,10 @@ VIDEOSTUDIO_SIMULATOR_QUEUE_SECONDS = env_float(
 VIDEOSTUDIO_SIMULATOR_RENDER_SECONDS = env_float(
     "VIDEOSTUDIO_SIMULATOR_RENDER_SECONDS", 20.0, minimum=0
 )
+# How long the simulator keeps a finished job's files (Poe: about an hour).
+VIDEOSTUDIO_SIMULATOR_EXPIRE_SECONDS = env_float(
+    "VIDEOSTUDIO_SIMULATOR_EXPIRE_SECONDS", 3600.0, minimum=1
+)
 
 # --- Email: password reset ---------------------------------------------------------
 # EMAIL_URL (smtp://, smtp+tls:// for STARTTLS, smtp+ssl:// for TLS from the start) or
@@ -384,8 +388,15 @@ VIDEOSTUDIO_EXPIRY_WARNING_HOURS = env_float("VIDEOSTUDIO_EXPIRY_WARNING_HOURS",
 # videos are kept; owners see what is due this many days ahead.
 VIDEOSTUDIO_RETENTION_DAYS = env_int("VIDEOSTUDIO_RETENTION_DAYS", 0, minimum=0)
 VIDEOSTUDIO_RETENTION_NOTICE_DAYS = env_int("VIDEOSTUDIO_RETENTION_NOTICE_DAYS", 7, minimum=0)
-# How often the browser asks for progress (one request per page, however many cards).
+# A page asks for progress (one request per turn, however many cards) when something on
+# it is next expected to change: at most this often...
 VIDEOSTUDIO_PAGE_POLL_SECONDS = env_float("VIDEOSTUDIO_PAGE_POLL_SECONDS", 2.0, minimum=0.5)
+# ...and at least this often while a job on it is in flight...
+VIDEOSTUDIO_PAGE_POLL_MAX_SECONDS = env_float("VIDEOSTUDIO_PAGE_POLL_MAX_SECONDS", 15.0, minimum=1)
+# ...but no more often than this while its tab is in the background.
+VIDEOSTUDIO_PAGE_POLL_HIDDEN_SECONDS = env_float(
+    "VIDEOSTUDIO_PAGE_POLL_HIDDEN_SECONDS", 60.0, minimum=1
+)
 # How long one sweep task keeps polling before handing over to the next one.
 VIDEOSTUDIO_SWEEP_SECONDS = env_float("VIDEOSTUDIO_SWEEP_SECONDS", 50.0, minimum=1)
 # How many status looks the tracker has out at once (one pooled HTTP client).

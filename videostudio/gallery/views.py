@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -37,8 +38,22 @@ def gallery(request: HttpRequest) -> HttpResponse:
     htmx = getattr(request, "htmx", None)
     if htmx and not htmx.history_restore_request:
         part = "more" if request.GET.get("after") else "results"
-        return render(request, f"gallery/index.html#{part}", context)
+        response = render(request, f"gallery/index.html#{part}", context)
+        if part == "results" and _same_page(htmx.current_url_abs_path, request.get_full_path()):
+            # Typing, then Enter (a change and a submit) asks for the page it is on:
+            # one history entry per search, not three.
+            response["HX-Push-Url"] = "false"
+        return response
     return render(request, "gallery/index.html", context)
+
+
+def _same_page(current: str | None, asked: str) -> bool:
+    if not current:
+        return False
+    here, there = urlsplit(current), urlsplit(asked)
+    return here.path == there.path and sorted(parse_qsl(here.query, keep_blank_values=True)) == (
+        sorted(parse_qsl(there.query, keep_blank_values=True))
+    )
 
 
 def _next_url(request: HttpRequest, page: Any) -> str | None:

@@ -18,14 +18,18 @@ _memo: tuple[float, Check] | None = None
 
 
 def worker_banner(request: HttpRequest) -> dict[str, Any]:
-    """Staff see a banner while the worker is away (jobs are not being tracked)."""
+    """Staff see a banner while the worker is away (jobs are not being tracked). The
+    check runs only when a template shows the banner (templates call the value):
+    a progress poll's partial does not."""
     user = getattr(request, "user", None)
     if user is None or not user.is_staff:
         return {}
-    worker = _worker()
-    if worker is None or worker.ok:
-        return {}
-    return {"worker_away": worker}
+
+    def away() -> Check | None:
+        worker = _worker()
+        return None if worker is None or worker.ok else worker
+
+    return {"worker_away": away}
 
 
 def _worker() -> Check | None:

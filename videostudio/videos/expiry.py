@@ -1,7 +1,11 @@
-"""Making the provider's deadline visible: what expires when, and what is lost then.
+"""Making the provider's deadline visible, and loud only when someone should act.
 
 The provider may delete a video's files an hour after it completes. The archive
-step keeps a copy here; remixing and extending still need the provider's copy.
+step keeps a copy here, so for a saved video the only thing that expires is the
+chance to remix or extend it: a fresh video says so calmly. A notice is loud when
+something is really at stake: a video not saved here, or the provider's copy of a
+video someone is building on (a remix or extension of it is in flight or was made
+within the hour) going within the hour.
 """
 
 from __future__ import annotations
@@ -12,61 +16,111 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from videostudio.catalog.models import CatalogEntry
-from videostudio.videos.lineage import descendant_counts
+from videostudio.videos.lineage import family_facts
 from videostudio.videos.models import Video
 
 URGENT = timedelta(hours=1)
+# A remix or extension made from a video this recently means someone is building on it.
+BUILDING = timedelta(hours=1)
+# Levels a person should act on: "Needs attention" lists these, and they look it.
+LOUD = ("urgent", "lost")
 
 
 @dataclass(frozen=True)
 class ExpiryNotice:
-    level: str  # "soon", "urgent" or "expired"
+    # "calm": it can be remixed or extended until then; nothing is at risk.
+    # "soon": someone builds on it and the copy goes within the warning hours.
+    # "urgent": the same within the hour, or the video is not saved here yet.
+    # "lost": the provider's copy is gone and none was saved here.
+    level: str
     expires_at: datetime
-    message: str
+    message: str  # what it means, without the time left (the page counts that down)
+    left: str = ""  # the time left when the page was drawn ("40 min")
+    until: str = ""  # the clock time it ends ("18:04")
+
+    @property
+    def loud(self) -> bool:
+        return self.level in LOUD
+
+    @property
+    def counting(self) -> bool:
+        """Whether the page shows a countdown to `expires_at`."""
+        return self.level != "lost"
 
 
 def humanize(delta: timedelta) -> str:
-    minutes = max(int(delta.total_seconds() // 60), 0)
-    hours, minutes = divmod(minutes, 60)
+    """How long is left, as a person would say it; seconds in the last minute."""
+    seconds = max(int(delta.total_seconds()), 0)
+    if seconds < 60:
+        return f"{seconds} s"
+    hours, minutes = divmod(seconds // 60, 60)
     if hours >= 48:
         return f"{hours // 24} days"
     return f"{hours} h {minutes} min" if hours else f"{minutes} min"
 
 
+def until(moment: datetime, *, now: datetime) -> str:
+    """A clock time ("18:04"), with the day when it is not today (the page shows it
+    in the reader's own time zone, see static/js/countdown.js)."""
+    local, today = timezone.localtime(moment), timezone.localtime(now)
+    return date_format(local, "H:i" if local.date() == today.date() else "j M, H:i")
+
+
 def expiry_notice(
-    video: Video, *, now: datetime | None = None, can_build: bool
+    video: Video, *, now: datetime | None = None, can_build: bool, building_on: bool = False
 ) -> ExpiryNotice | None:
-    """A warning when the provider's copy is going (or gone) and something is lost
-    with it: the chance to remix or extend (`can_build`), or the only copy."""
+    """What a card says about the provider's deadline, if anything.
+
+    `can_build`: the model can remix or extend, so that chance ends with the copy.
+    `building_on`: someone is building on this video now, so losing it matters."""
     if video.expires_at is None or video.status != Video.Status.COMPLETED:
         return None
-    if not can_build and video.is_archived:
-        return None  # nothing is lost: the copy here is all anyone needs
     now = now or timezone.now()
     left = video.expires_at - now
-    lost = []
-    if can_build:
-        lost.append("it can no longer be remixed or extended")
     if not video.is_archived:
-        lost.append("it is NOT saved here yet, so the video itself would be lost")
-    if left <= timedelta(0):
-        if not video.is_archived:
-            gone = "The provider has deleted its copy and none was saved here."
-        else:
-            gone = "The provider has deleted its copy"
-            gone += ", so it can no longer be remixed or extended" if can_build else ""
-            gone += ". The copy saved here still plays."
-        return ExpiryNotice("expired", video.expires_at, gone)
-    threshold = timedelta(hours=settings.VIDEOSTUDIO_EXPIRY_WARNING_HOURS)
-    if left > max(threshold, URGENT):
+        return _unsaved(video, video.expires_at, left)
+    if not can_build or left <= timedelta(0):
+        # Nothing is lost that the copy here does not keep; once the chance to remix
+        # or extend is gone, the video's page says why where those forms were.
         return None
-    level = "urgent" if left <= URGENT else "soon"
-    message = (
-        f"The provider deletes its copy in {humanize(left)}; after that " + " and ".join(lost) + "."
+    horizon = max(timedelta(hours=settings.VIDEOSTUDIO_EXPIRY_WARNING_HOURS), URGENT)
+    if left > horizon:
+        return None
+    if not building_on:
+        return ExpiryNotice(
+            "calm",
+            video.expires_at,
+            f"It can be remixed or extended until {until(video.expires_at, now=now)}.",
+            humanize(left),
+            until(video.expires_at, now=now),
+        )
+    return ExpiryNotice(
+        "urgent" if left <= URGENT else "soon",
+        video.expires_at,
+        "After that it can no longer be remixed or extended: make what you still want "
+        "from it first.",
+        humanize(left),
     )
-    return ExpiryNotice(level, video.expires_at, message)
+
+
+def _unsaved(video: Video, expires_at: datetime, left: timedelta) -> ExpiryNotice | None:
+    """A finished video whose files are not saved here yet."""
+    if left <= timedelta(0):
+        return ExpiryNotice(
+            "lost", expires_at, "The provider has deleted its copy and none was saved here."
+        )
+    risk = timedelta(minutes=settings.VIDEOSTUDIO_ARCHIVE_RISK_MINUTES)
+    if video.in_flight and left > risk:
+        return None  # being saved, with time to spare: the card says "Saving"
+    return ExpiryNotice(
+        "urgent",
+        expires_at,
+        "It is NOT saved here yet: if saving does not succeed by then, the video itself is lost.",
+        humanize(left),
+    )
 
 
 def buildable_models() -> set[str]:
@@ -87,24 +141,34 @@ class Card:
 
 
 def video_cards(videos: list[Video], *, now: datetime | None = None) -> list[Card]:
-    """Each video with its expiry notice and its number of descendants (two queries)."""
+    """Each video with its expiry notice and its number of descendants (two queries,
+    none for no videos)."""
+    if not videos:
+        return []
     now = now or timezone.now()
     buildable = buildable_models()
-    counts = descendant_counts(videos)
+    facts = family_facts(videos, now=now, recent=BUILDING)
     return [
         Card(
             video,
-            expiry_notice(video, now=now, can_build=video.model.lower() in buildable),
-            counts.get(video.pk, 0),
+            expiry_notice(
+                video,
+                now=now,
+                can_build=video.model.lower() in buildable,
+                building_on=video.pk in facts.building_on,
+            ),
+            facts.counts.get(video.pk, 0),
         )
         for video in videos
     ]
 
 
 def needs_attention(user: object, *, now: datetime | None = None) -> list[Card]:
-    """The user's videos about to lose their provider copy, or whose saving failed."""
+    """The user's videos that need them now: files not saved (the saving failed, or
+    the provider's copy goes soon), or a copy someone is building on going within
+    the hour."""
     now = now or timezone.now()
-    horizon = now + max(timedelta(hours=settings.VIDEOSTUDIO_EXPIRY_WARNING_HOURS), URGENT)
+    risk = timedelta(minutes=settings.VIDEOSTUDIO_ARCHIVE_RISK_MINUTES)
     videos = list(
         Video.objects.filter(
             owner_id=getattr(user, "pk", None),
@@ -112,9 +176,33 @@ def needs_attention(user: object, *, now: datetime | None = None) -> list[Card]:
             status=Video.Status.COMPLETED,
         )
         .filter(
-            Q(expires_at__gt=now, expires_at__lte=horizon)
-            | Q(archived_at__isnull=True, next_poll_at__isnull=True)
+            Q(archived_at__isnull=True, next_poll_at__isnull=True)
+            | Q(archived_at__isnull=True, expires_at__lte=now + risk)
+            | Q(expires_at__gt=now, expires_at__lte=now + URGENT)
         )
         .order_by("expires_at")[:20]
     )
-    return [c for c in video_cards(videos, now=now) if c.notice or not c.video.is_archived]
+    return [
+        card
+        for card in video_cards(videos, now=now)
+        if (card.notice and card.notice.loud) or not card.video.is_archived
+    ]
+
+
+def notice_moments(video: Video, *, now: datetime) -> list[datetime]:
+    """When this video's notice changes by the clock alone, from now on: its copy
+    expires (the countdown ends, remix and extend go), a warning turns urgent, an
+    unsaved video turns at risk. From the row alone, no query: a page asks once
+    more then, and is told."""
+    if video.status != Video.Status.COMPLETED or video.expires_at is None:
+        return []
+    horizon = now + max(timedelta(hours=settings.VIDEOSTUDIO_EXPIRY_WARNING_HOURS), URGENT)
+    risk = timedelta(minutes=settings.VIDEOSTUDIO_ARCHIVE_RISK_MINUTES)
+    moments = (video.expires_at - URGENT, video.expires_at - risk, video.expires_at)
+    return sorted(m for m in moments if now < m <= horizon)
+
+
+def notice_changed(video: Video, *, since: datetime, now: datetime) -> bool:
+    """Whether the notice changed by the clock between `since` and `now`."""
+    moments = notice_moments(video, now=since)
+    return bool(moments) and moments[0] <= now

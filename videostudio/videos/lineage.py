@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import Q
@@ -124,18 +124,43 @@ def family_tree(video: Video, viewer: Any) -> list[Node]:
     return nodes
 
 
-def descendant_counts(videos: Iterable[Video]) -> dict[int, int]:
-    """How many remixes and extensions descend from each video: one query."""
+@dataclass(frozen=True)
+class FamilyFacts:
+    """What descends from each of some videos: how many remixes and extensions, and
+    which videos someone is building on now (a remix or extension of it is in flight,
+    or was made within `recent`)."""
+
+    counts: dict[int, int]
+    building_on: frozenset[int]
+
+
+def family_facts(
+    videos: Iterable[Video], *, now: datetime | None = None, recent: timedelta = timedelta(hours=1)
+) -> FamilyFacts:
+    """One query, however many videos and families."""
     videos = list(videos)
+    if not videos:
+        return FamilyFacts({}, frozenset())
+    now = now or timezone.now()
     roots = {v.root_id or v.pk for v in videos}
     children: dict[int, list[int]] = defaultdict(list)
-    for pk, parent in Video.objects.filter(root_id__in=roots, deleted_at__isnull=True).values_list(
-        "pk", "parent_id"
-    ):
-        if parent is not None:
-            children[parent].append(pk)
+    active: set[int] = set()
+    rows = Video.objects.filter(root_id__in=roots, deleted_at__isnull=True).values_list(
+        "pk", "parent_id", "created_at", "next_poll_at"
+    )
+    for pk, parent, created_at, next_poll_at in rows:
+        if parent is None:
+            continue
+        children[parent].append(pk)
+        if next_poll_at is not None or created_at >= now - recent:
+            active.add(parent)
 
     def count(pk: int) -> int:
         return sum(1 + count(child) for child in children.get(pk, []))
 
-    return {v.pk: count(v.pk) for v in videos}
+    return FamilyFacts({v.pk: count(v.pk) for v in videos}, frozenset(active))
+
+
+def descendant_counts(videos: Iterable[Video]) -> dict[int, int]:
+    """How many remixes and extensions descend from each video: one query."""
+    return family_facts(videos).counts

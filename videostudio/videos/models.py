@@ -258,6 +258,19 @@ class Video(models.Model):
         return str(self.get_status_display())
 
     @property
+    def phase(self) -> str:
+        """Where the job is, for the page's announcements: "working" while in flight,
+        then "ready" (saved here, plays), "failed" (not made, or not saved) or
+        "stopped" (anything else, e.g. a send nobody confirmed)."""
+        if self.in_flight:
+            return "working"
+        if self.is_archived:
+            return "ready"
+        if self.status in (self.Status.FAILED, self.Status.COMPLETED):
+            return "failed"
+        return "stopped"
+
+    @property
     def status_class(self) -> str:
         if self.status == self.Status.COMPLETED and not self.is_archived:
             return "saving" if self.in_flight else "failed"

@@ -33,6 +33,12 @@ class BudgetState:
     def remaining(self) -> int | None:
         return None if self.limit is None else max(self.limit - self.spent - self.reserved, 0)
 
+    @property
+    def running_out(self) -> bool:
+        """A tenth of the month's budget or less is left (or none): worth saying loudly."""
+        left = self.remaining
+        return self.limit is not None and left is not None and left * 10 <= self.limit
+
 
 @dataclass(frozen=True)
 class Estimate:

@@ -19,13 +19,14 @@ from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
 from videostudio.catalog.services import catalog_specs
 from videostudio.connection import get_client
 from videostudio.videos import services
-from videostudio.videos.expiry import needs_attention, video_cards
+from videostudio.videos.expiry import needs_attention, notice_changed, video_cards
 from videostudio.videos.forms import DeriveForm, VideoEditForm, VideoForm
 from videostudio.videos.lineage import extension_choices, family_tree, lineage_refusal, lineage_spec
 from videostudio.videos.media import handoff_response, ranged_file_response
 from videostudio.videos.models import Video
 from videostudio.videos.points import CostPreview, points
 from videostudio.videos.retention import retention_due
+from videostudio.videos.watching import watch
 
 MEDIA = {
     # variant -> (model field, content type, download extension)
@@ -346,19 +347,26 @@ def video_progress(request: HttpRequest) -> HttpResponse:
         if i.isascii() and i.isdigit() and len(i) < 19
     ]
     since = _since(request.GET.get("since", ""))
+    now = timezone.now()
     visible = Video.objects.visible_to(request.user)
     videos = list(visible.filter(pk__in=ids).select_related("owner"))
-    changed = video_cards([v for v in videos if v.updated_at > since])
-    poller = _poller(videos, view)
+    # A card changed when its row did, or when the clock moved its notice on (its
+    # provider copy expired: the countdown ends and the remix and extend forms go).
+    changed = video_cards(
+        [v for v in videos if v.updated_at > since or notice_changed(v, since=since, now=now)],
+        now=now,
+    )
+    poller = _poller(videos, view, now=now)
     template = f"videos/{'detail' if view == 'detail' else 'list'}.html#progress"
     context: dict[str, Any] = {"changed": changed, "poller": poller}
     if view == "detail" and changed:
-        # A job that just finished can now be remixed and extended: redraw those too.
+        # A job that just finished can now be remixed and extended (and one whose copy
+        # expired no longer can): redraw those too.
         context["derive"] = _derive_sections(changed[0].video)
     if view == "list" and changed:
         # Costs move as jobs finish: the month's line follows (and the header's balance).
         context["budget"] = points().month(request.user)
-    if not poller["ids"]:
+    if poller["every_ms"] is None:
         return HttpResponseStopPolling(render(request, template, context).content)
     return render(request, template, context)
 
@@ -376,12 +384,15 @@ def _since(raw: str) -> datetime:
     return datetime.fromtimestamp(seconds, tz=UTC)
 
 
-def _poller(videos: Any, view: str) -> dict[str, Any]:
-    """What the page's single poller asks about next time."""
+def _poller(videos: Any, view: str, *, now: datetime | None = None) -> dict[str, Any]:
+    """What the page's single poller asks about next time, and when."""
+    now = now or timezone.now()
+    watched = watch(videos, now=now)
     # Look back a second: a change committed while this request ran is sent
     # twice rather than never.
-    since = timezone.now().timestamp() - 1.0
-    return {"ids": [v.pk for v in videos if v.in_flight], "since": f"{since:.3f}", "view": view}
+    since = now.timestamp() - 1.0
+    every = None if watched.seconds is None else round(watched.seconds * 1000)
+    return {"ids": watched.ids, "every_ms": every, "since": f"{since:.3f}", "view": view}
 
 
 @login_required

@@ -177,3 +177,19 @@ def test_the_family_view_shows_everyones_visible_videos_of_a_lineage(
 )  # fmt: skip
 def test_durations_read_like_a_person_would_say_them(seconds: float, text: str) -> None:
     assert humanize(timedelta(seconds=seconds)) == text
+
+
+def test_a_teammates_video_i_build_on_needs_my_attention_in_its_last_hour(
+    member: Client, owner: Any, teammate: Any
+) -> None:
+    now = timezone.now()
+    theirs = a_video(owner=teammate, prompt="their harbour", expires_at=now + timedelta(minutes=30))
+    a_video(owner=teammate, prompt="their forest", expires_at=now + timedelta(minutes=30))
+    a_video(owner=owner, kind="remix", parent=theirs, root=theirs, prompt="my remix of it")
+    secret = a_video(owner=teammate, prompt="their secret", private=True,
+                     expires_at=now + timedelta(minutes=30))  # fmt: skip
+    a_video(owner=owner, kind="remix", parent=secret, root=secret)  # made before it went private
+    html = member.get(reverse("videos:list")).content.decode()
+    attention = html.split('aria-label="Needs attention"')[1].split("</section>")[0]
+    assert "their harbour" in attention and "goes in" in attention
+    assert "their forest" not in attention and "their secret" not in attention

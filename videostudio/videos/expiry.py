@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db.models import Q
@@ -163,23 +164,31 @@ def video_cards(videos: list[Video], *, now: datetime | None = None) -> list[Car
     ]
 
 
-def needs_attention(user: object, *, now: datetime | None = None) -> list[Card]:
-    """The user's videos that need them now: files not saved (the saving failed, or
-    the provider's copy goes soon), or a copy someone is building on going within
-    the hour."""
+def needs_attention(user: Any, *, now: datetime | None = None) -> list[Card]:
+    """What needs the member now: their videos whose files are not saved (the saving
+    failed, or the provider's copy goes soon), and the copy of any video being built
+    on (theirs, or a teammate's they made a remix or extension from within the hour)
+    going within the hour."""
     now = now or timezone.now()
     risk = timedelta(minutes=settings.VIDEOSTUDIO_ARCHIVE_RISK_MINUTES)
+    going = Q(expires_at__gt=now, expires_at__lte=now + URGENT)
+    mine = Q(owner_id=getattr(user, "pk", None)) & (
+        Q(archived_at__isnull=True, next_poll_at__isnull=True)
+        | Q(archived_at__isnull=True, expires_at__lte=now + risk)
+        | going
+    )
+    building = (
+        Q(
+            pk__in=Video.objects.filter(
+                owner_id=getattr(user, "pk", None), created_at__gte=now - BUILDING
+            ).values("parent_id")
+        )
+        & going
+    )
     videos = list(
-        Video.objects.filter(
-            owner_id=getattr(user, "pk", None),
-            deleted_at__isnull=True,
-            status=Video.Status.COMPLETED,
-        )
-        .filter(
-            Q(archived_at__isnull=True, next_poll_at__isnull=True)
-            | Q(archived_at__isnull=True, expires_at__lte=now + risk)
-            | Q(expires_at__gt=now, expires_at__lte=now + URGENT)
-        )
+        Video.objects.visible_to(user)
+        .filter(status=Video.Status.COMPLETED)
+        .filter(mine | building)
         .order_by("expires_at")[:20]
     )
     return [

@@ -19,7 +19,7 @@ def frame(width: int, height: int, rng: random.Random, *, scene: int, step: int)
     bottom = tuple(look.randrange(256) for _ in range(3))
     gradient = Image.linear_gradient("L").rotate(look.uniform(0, 360), expand=False)
     gradient = gradient.resize((width, height), Image.Resampling.BILINEAR)
-    image = ImageOps.colorize(gradient, black=top, white=bottom)  # type: ignore[arg-type]
+    image = ImageOps.colorize(gradient, black=top, white=bottom)
     draw = ImageDraw.Draw(image)
     for _ in range(look.randint(2, 6)):
         x, y = look.uniform(0, width), look.uniform(0, height)
@@ -30,9 +30,9 @@ def frame(width: int, height: int, rng: random.Random, *, scene: int, step: int)
         colour = tuple(look.randrange(256) for _ in range(3))
         box = (x - size, y - size, x + size, y + size)
         if look.random() < 0.5:
-            draw.ellipse(box, fill=colour)  # type: ignore[arg-type]
+            draw.ellipse(box, fill=colour)
         else:
-            draw.rectangle(box, fill=colour)  # type: ignore[arg-type]
+            draw.rectangle(box, fill=colour)
     # Something that changes from frame to frame, like a clock or a moving subject.
     r = 0.08 * min(width, height)
     cx = rng.uniform(r, width - r)

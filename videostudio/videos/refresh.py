@@ -369,11 +369,12 @@ def video_sprites_detect(*, video: Video, save: bool = True) -> SpriteGrid | Non
     """Read an archived video's spritesheet grid again, as archiving would today (for
     grids stored by an older reading). The provider's word, when it gave one, stays.
     `save=False`: only say what it would record."""
-    if not video.spritesheet_file:
+    name = video.spritesheet_file.name
+    if not name:
         return None
     with tempfile.TemporaryDirectory(prefix="videostudio-") as tmp:
         path = Path(tmp) / "spritesheet"
-        with default_storage.open(video.spritesheet_file.name, "rb") as src, path.open("wb") as dst:
+        with default_storage.open(name, "rb") as src, path.open("wb") as dst:
             shutil.copyfileobj(src, dst)
         grid = sprite_grid(path, video.size, provider=provider_layout(video), pin=sprite_pin(video))
     if save:

@@ -38,6 +38,8 @@ ASPECT_TOLERANCE = 0.1  # how far a tile's shape may be from the video's
 BLOCK = 16  # JPEG blocks: 8 pixels for brightness, 16 for colour at 4:2:0
 SEAM_FACTOR = 1.6  # a seam's jump against the lines beside it
 SEAM_FLOOR = 1.0  # ...and above them by this much (of 255): flat, matching edges are no seams
+SEAM_COVER = 0.3  # ...along this much of the tile's side at least
+COVER_JUMP = 6  # a pixel of the seam counts where it jumps this much more than beside it
 REPEAT_RATIO = 0.5  # a still scene: one tile over matches twice as well as half a tile
 BLOCK_BOOST = 1.2  # a phase whose typical line jumps this much more holds block edges
 BLANK_SPREAD = 3.0  # a tile whose pixels vary less than this is blank
@@ -286,11 +288,22 @@ class _Sheet:
         boosted = self.boosted_x if across else self.boosted_y
         limit = (self.width if across else self.height) - 1
 
-        def mean(line: int) -> float:
+        def strip(line: int) -> Image.Image:
+            line = min(max(line, 0), limit - 1)
             box = (
                 (line, span[0], line + 1, span[1]) if across else (span[0], line, span[1], line + 1)
             )
-            return float(ImageStat.Stat(jumps.crop(box)).mean[0])
+            return jumps.crop(box)
+
+        def mean(line: int) -> float:
+            return float(ImageStat.Stat(strip(line)).mean[0])
+
+        def coverage(line: int) -> float:
+            """How much of the span jumps more here than a few pixels either side: a
+            seam runs the whole length of a tile, a shape's edge only along the shape."""
+            around = ImageChops.lighter(strip(line - 4), strip(line + 4))
+            excess = ImageChops.subtract(strip(line), around)
+            return float(ImageStat.Stat(excess.point(_hit)).mean[0]) / 255
 
         # The lines a few pixels away on both sides (not the next one: a tile that
         # does not divide the sheet evenly puts the seam a pixel either side).
@@ -309,9 +322,17 @@ class _Sheet:
             # On a JPEG block edge the line beside is no measure: the typical block
             # edge of the sheet is (seams of tiles a multiple of 8 wide sit there).
             base = max(beside, typical[line % BLOCK]) if boosted[line % BLOCK] else beside
-            if value >= factor * base and value - base >= SEAM_FLOOR:
+            if (
+                value >= factor * base
+                and value - base >= SEAM_FLOOR
+                and coverage(line) >= SEAM_COVER * factor / SEAM_FACTOR
+            ):
                 return True
         return False
+
+
+def _hit(value: int) -> int:
+    return 255 if value > COVER_JUMP else 0
 
 
 def _jumps(image: Image.Image, *, horizontal: bool) -> Image.Image:

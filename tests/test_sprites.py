@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -380,3 +381,61 @@ def test_flat_edges_kit_really_has_flat_edges() -> None:
     image = sheet(2, 1, frame_size=PORTRAIT, seed=1, border=6)
     left, right = image.getpixel((PORTRAIT[0] - 1, 50)), image.getpixel((PORTRAIT[0], 50))
     assert left == right == (128, 128, 128)
+
+
+@pytest.mark.django_db
+def test_the_sweep_archives_with_the_catalogs_pin_and_the_providers_word(
+    owner: Any, simulator: Simulator, clock: FakeClock
+) -> None:
+    from videostudio.videos import tracking
+
+    entry = CatalogEntry.objects.get(name="Sora-2")
+    entry.sprite_columns, entry.sprite_rows = 5, 2
+    entry.save()
+    plain = ProviderClient(
+        base_url="http://simulator.test/v1",
+        api_key="sk-test",
+        transport=simulator.transport(),
+        sleep=lambda seconds: None,
+    )
+    pinned = _submit(owner, plain)
+    clock.advance(30)
+    Video.objects.exclude(next_poll_at=None).update(next_poll_at=timezone.now())
+    tracking.videos_sweep(client=plain, seconds=10)
+    plain.close()
+    pinned.refresh_from_db()
+    assert pinned.is_archived and pinned.sprite_source == "catalog"
+    assert (pinned.sprite_columns, pinned.sprite_rows, pinned.sprite_frames) == (5, 2, 10)
+
+    # The provider's word, seen when it was polled, outranks the pin at archiving.
+    saying = ProviderClient(
+        base_url="http://simulator.test/v1",
+        api_key="sk-test",
+        transport=SaysLayout(simulator.transport(), {"columns": 5, "rows": 2, "frames": 8}),
+        sleep=lambda seconds: None,
+    )
+    said = _submit(owner, saying)
+    clock.advance(30)
+    Video.objects.exclude(next_poll_at=None).update(next_poll_at=timezone.now())
+    tracking.videos_sweep(client=saying, seconds=10)
+    saying.close()
+    said.refresh_from_db()
+    assert said.is_archived and said.sprite_source == "provider"
+    assert said.sprite_frames == 8
+
+
+@pytest.mark.django_db
+def test_a_pin_needs_both_columns_and_rows_and_two_tiles() -> None:
+    from django.core.exceptions import ValidationError
+
+    entry = CatalogEntry.objects.get(name="Sora-2")
+    entry.sprite_columns = 5
+    with pytest.raises(ValidationError) as caught:
+        entry.full_clean()
+    assert "Give both columns and rows" in str(caught.value)
+    entry.sprite_columns, entry.sprite_rows = 1, 1
+    with pytest.raises(ValidationError):
+        entry.full_clean()
+    entry.sprite_columns, entry.sprite_rows = 5, 4
+    entry.full_clean()
+    assert entry.to_spec().sprite_pin == (5, 4)

@@ -66,12 +66,16 @@ def test_a_member_makes_a_video_and_watches_it_arrive(page: Any) -> None:
     assert 1 <= len(window) <= 5, window
     assert all(url.count("id=") == 2 for url in window if "id=" in url)
 
-    # Both finish; the player appears with its poster, in the same document.
+    # Both finish; their posters appear, in the same document, and nothing loads the
+    # videos themselves until one is played.
     page.wait_for_function(
-        "() => document.querySelectorAll('.video-card video').length === 2", timeout=45_000
+        "() => document.querySelectorAll('.video-card .scrub.play').length === 2",
+        timeout=45_000,
     )
     assert page.evaluate("window.__sameDocument") is True
-    assert page.locator(".video-card video").first.get_attribute("poster")
+    poster = page.locator(".video-card .scrub.play").first
+    assert poster.locator("img").get_attribute("src")
+    assert page.locator(".video-card video").count() == 0
 
     # Polling stopped once nothing was in flight.
     page.wait_for_timeout(1500)
@@ -79,8 +83,16 @@ def test_a_member_makes_a_video_and_watches_it_arrive(page: Any) -> None:
     page.wait_for_timeout(3000)
     assert len(progress_requests) == settled
 
-    # It plays, and seeking works (the server answers ranges).
+    # Polling is over: no request for a video so far.
+    assert media_statuses == []
+
+    # A click plays it in place (a card swapped in by the poller plays too), with its
+    # poster; seeking works (the server answers ranges).
+    poster.click()
     video = page.locator(".video-card video").first
+    video.wait_for()
+    assert video.get_attribute("poster")
+    assert page.locator(".video-card video").count() == 1
     video.evaluate("v => { v.muted = true; return v.play(); }")
     page.wait_for_function(
         "() => document.querySelector('.video-card video').currentTime > 0.3", timeout=15_000
@@ -108,7 +120,7 @@ def test_a_member_browses_the_gallery_and_plays_a_video_from_the_middle(page: An
     submit(page, "Gallery harbour in fog")
     page.wait_for_function(
         "() => [...document.querySelectorAll('.video-card')].filter("
-        "c => /Gallery/.test(c.textContent) && c.querySelector('video')).length === 2",
+        "c => /Gallery/.test(c.textContent) && c.querySelector('.scrub.play')).length === 2",
         timeout=45_000,
     )
     page.click("header >> text=Gallery")
@@ -175,7 +187,7 @@ def test_a_teammate_remixes_a_video_then_extends_the_remix(page: Any) -> None:
     submit(page, "Family origin: a red kite over hills")
     page.wait_for_function(
         "() => [...document.querySelectorAll('.video-card')].some("
-        "c => /Family origin/.test(c.textContent) && c.querySelector('video'))",
+        "c => /Family origin/.test(c.textContent) && c.querySelector('.scrub.play'))",
         timeout=45_000,
     )
     original_url = page.locator(".video-card .prompt a", has_text="Family origin").first
@@ -216,7 +228,7 @@ def test_staff_review_who_spent_what(page: Any, tmp_path: Path) -> None:
     submit(page, "Costed: a paper plane")
     page.wait_for_function(
         "() => [...document.querySelectorAll('.video-card')].some("
-        "c => /Costed/.test(c.textContent) && c.querySelector('video'))",
+        "c => /Costed/.test(c.textContent) && c.querySelector('.scrub.play'))",
         timeout=45_000,
     )
     page.click("header >> text=Usage")
@@ -263,7 +275,7 @@ def test_polling_rests_while_the_tab_is_hidden(page: Any) -> None:
         )
     page.wait_for_function(
         "() => [...document.querySelectorAll('.video-card')].some("
-        "c => /Hidden tab/.test(c.textContent) && c.querySelector('video'))",
+        "c => /Hidden tab/.test(c.textContent) && c.querySelector('.scrub.play'))",
         timeout=45_000,
     )
 

@@ -283,6 +283,7 @@ def studio(owner: Any, teammate: Any, staff: Any) -> dict[str, Video]:
             spritesheet_file="videos/test/sprite.webp",
             sprite_columns=4,
             sprite_rows=2,
+            sprite_frames=8,
             cost_points=3300,
             cost_source="reported",
             billed_seconds=4,

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -354,29 +353,9 @@ def test_the_spritesheet_grid_is_read_when_archived(
     video = submit(owner, provider)
     clock.advance(60)
     video = refresh.video_refresh(video=video, client=provider)
-    assert (video.sprite_columns, video.sprite_rows) == (5, 2)  # the simulator's layout
-
-
-@pytest.mark.parametrize(
-    ("sheet", "size", "grid"),
-    [
-        ((800, 568), "720x1280", (5, 2)),
-        ((1280, 72), "1280x720", (10, 1)),
-        ((90, 160), "720x1280", (1, 1)),
-        ((300, 300), "720x1280", None),
-    ],
-)
-def test_a_spritesheet_grid_is_the_smallest_that_keeps_the_videos_shape(
-    tmp_path: Path, sheet: tuple[int, int], size: str, grid: tuple[int, int] | None
-) -> None:
-    from PIL import Image
-
-    from videostudio.videos.sprites import sprite_grid
-
-    path = tmp_path / "sheet.jpg"
-    Image.new("RGB", sheet).save(path)
-    assert sprite_grid(path, size) == grid
-    assert sprite_grid(tmp_path / "missing.jpg", size) is None
+    # The simulator's layout, read from the sheet's seams.
+    assert (video.sprite_columns, video.sprite_rows, video.sprite_frames) == (5, 2, 10)
+    assert video.sprite_source == "seams" and video.has_preview
 
 
 def test_a_sweep_leaves_work_due_much_later_to_the_schedule(

@@ -179,7 +179,8 @@ def test_stock_media_renders_one_clip_per_size_and_length(
         assert container.duration is not None
         assert container.duration / 1_000_000 == pytest.approx(4, abs=0.25)
     sheet = next(path for path in cache_dir.iterdir() if path.suffix == ".jpg")
-    assert sprite_grid(sheet, "720x1280") == (5, 2)
+    grid = sprite_grid(sheet, "720x1280")
+    assert grid is not None and (grid.columns, grid.rows, grid.frames) == (5, 2, 10)
     thumbnail = next(path for path in cache_dir.iterdir() if path.suffix == ".webp")
     with Image.open(thumbnail) as image:
         assert (image.format, image.width) == ("WEBP", 360)

@@ -53,6 +53,15 @@ class CatalogEntryAdmin(admin.ModelAdmin):
             },
         ),
         (
+            "Hover previews",
+            {
+                "fields": ["sprite_columns", "sprite_rows"],
+                "description": "Videos are previewed from their spritesheet. Its grid is "
+                "read from the provider's answer, else from this pin, else from the seams "
+                "between its tiles; with none, the card shows its thumbnail.",
+            },
+        ),
+        (
             "Price (estimates until the provider reports real costs)",
             {"fields": ["points_per_second", "hd_points_per_second", *price_readonly]},
         ),

@@ -3,6 +3,7 @@ from __future__ import annotations
 import re
 
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from videostudio.provider.catalog import ModelSpec
@@ -94,6 +95,20 @@ class CatalogEntry(models.Model):
         blank=True,
         help_text="Learned from the costs the provider reported at HD sizes.",
     )
+    sprite_columns = models.PositiveSmallIntegerField(
+        "spritesheet columns",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text="Pin the model's spritesheet layout, if you know it (empty: read "
+        "from each sheet). Used when the sheet's tiles have the video's shape.",
+    )
+    sprite_rows = models.PositiveSmallIntegerField(
+        "spritesheet rows",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+    )
     enabled = models.BooleanField(default=True, help_text="Members can choose it for new videos.")
     position = models.PositiveIntegerField(default=100, help_text="Order in the form.")
     notes = models.TextField(blank=True)
@@ -156,6 +171,15 @@ class CatalogEntry(models.Model):
             errors["default_size"] = ["The default must be one of the allowed sizes."]
         if self.extend and not self.max_lineage_seconds:
             errors["max_lineage_seconds"] = ["A model that can extend needs a lineage cap."]
+        if bool(self.sprite_columns) != bool(self.sprite_rows):
+            field = "sprite_rows" if self.sprite_columns else "sprite_columns"
+            errors[field] = ["Give both columns and rows, or neither."]
+        elif (
+            self.sprite_columns and self.sprite_rows and self.sprite_columns * self.sprite_rows < 2
+        ):
+            errors["sprite_columns"] = [
+                "A spritesheet of one tile is a thumbnail: leave both empty."
+            ]
         if errors:
             raise ValidationError(errors)
         self.durations = ", ".join(str(d) for d in durations)
@@ -175,6 +199,8 @@ class CatalogEntry(models.Model):
             extend=self.extend,
             max_lineage_seconds=self.max_lineage_seconds,
             notes=self.notes,
+            sprite_columns=self.sprite_columns,
+            sprite_rows=self.sprite_rows,
         )
 
     @classmethod
@@ -195,5 +221,7 @@ class CatalogEntry(models.Model):
             points_per_second=spec.points_per_second,
             hd_points_per_second=spec.hd_points_per_second,
             price_source=CatalogEntry.Price.SEED if spec.points_per_second else "",
+            sprite_columns=spec.sprite_columns,
+            sprite_rows=spec.sprite_rows,
             **extra,
         )

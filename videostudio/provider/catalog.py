@@ -34,6 +34,16 @@ class ModelSpec:
     # provider reports for a job always wins. HD: 1024 px or more on the short side.
     points_per_second: float | None = None
     hd_points_per_second: float | None = None
+    # The spritesheet layout the model is known to use (columns, rows), when someone
+    # pinned it; None: read it from the sheet.
+    sprite_columns: int | None = None
+    sprite_rows: int | None = None
+
+    @property
+    def sprite_pin(self) -> tuple[int, int] | None:
+        if self.sprite_columns and self.sprite_rows:
+            return (self.sprite_columns, self.sprite_rows)
+        return None
 
 
 POINTS_PER_DOLLAR = 33_000  # Poe's add-on points: about $30 per million

@@ -51,6 +51,35 @@ def normalize_status(raw: str) -> str:
 
 
 @dataclass(frozen=True)
+class SpriteLayout:
+    """How a provider says its spritesheet is laid out. The contract documents no
+    such thing; a provider that adds it is believed, within reason."""
+
+    columns: int
+    rows: int
+    frames: int | None = None  # tiles that hold a frame, when it says
+
+    @classmethod
+    def from_json(cls, data: object) -> SpriteLayout | None:
+        """From `{"columns", "rows", "frames"}` (or `cols`, `frame_count`, `count`);
+        None for anything else: an odd optional field is no reason to fail."""
+        if not isinstance(data, dict):
+            return None
+        columns = _count(data.get("columns", data.get("cols")))
+        rows = _count(data.get("rows"))
+        if columns is None or rows is None or columns * rows < 2:
+            return None
+        frames = None
+        for key in ("frames", "frame_count", "count"):
+            frames = _count(data.get(key))
+            if frames is not None:
+                break
+        if frames is not None and not 2 <= frames <= columns * rows:
+            frames = None
+        return cls(columns=columns, rows=rows, frames=frames)
+
+
+@dataclass(frozen=True)
 class RemoteVideo:
     id: str
     status: str
@@ -66,6 +95,9 @@ class RemoteVideo:
     error_code: str | None = None
     error_message: str | None = None
     usage: dict[str, Any] | None = None
+    # Not in the contract: read from `spritesheet` (or `sprite_sheet`, `sprites`)
+    # when a provider volunteers it.
+    spritesheet: SpriteLayout | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -109,6 +141,7 @@ class RemoteVideo:
             error_code=error_code,
             error_message=error_message,
             usage=usage if isinstance(usage, dict) else None,
+            spritesheet=_sprite_layout(data),
             raw=data,
         )
 
@@ -286,6 +319,22 @@ def _str(value: object) -> str | None:
         return str(value)
     if isinstance(value, str) and value.strip():
         return value.strip()
+    return None
+
+
+def _count(value: object) -> int | None:
+    """A whole number of tiles (1 to 100), or None."""
+    number = _number(value)
+    if number is None or number != int(number) or not 1 <= number <= 100:
+        return None
+    return int(number)
+
+
+def _sprite_layout(data: dict[str, Any]) -> SpriteLayout | None:
+    for key in ("spritesheet", "sprite_sheet", "sprites"):
+        layout = SpriteLayout.from_json(data.get(key))
+        if layout is not None:
+            return layout
     return None
 
 

@@ -72,6 +72,10 @@ class SimModel:
     offered_by_default: bool = True
     # The price for large sizes (see `is_large_size`); None: `points_per_second` for all.
     hd_points_per_second: int | None = None
+    # Its spritesheets: this many frames, this many across (the last row may be short).
+    # Providers do not say; the app reads the grid from the sheet.
+    sprite_columns: int = 5
+    sprite_tiles: int = 10
 
     def points_per_second_for(self, size: str) -> int:
         """Points per second of footage at `size`."""
@@ -93,6 +97,8 @@ def _sora(
     durations: tuple[int, ...] = _SORA_DURATIONS,
     offered_by_default: bool = True,
     hd_points_per_second: int | None = None,
+    sprite_columns: int = 5,
+    sprite_tiles: int = 10,
 ) -> SimModel:
     longest = max(durations)
     description = f"{blurb}: create, remix and extend, up to {longest} seconds"
@@ -108,6 +114,8 @@ def _sora(
         description=description,
         offered_by_default=offered_by_default,
         hd_points_per_second=hd_points_per_second,
+        sprite_columns=sprite_columns,
+        sprite_tiles=sprite_tiles,
     )
 
 
@@ -148,6 +156,9 @@ VIDEO_MODELS: tuple[SimModel, ...] = (
         durations=(*_SORA_DURATIONS, 25),
         offered_by_default=False,
         hd_points_per_second=10000,
+        # A square grid whose last row is short: a sheet with the shape of one frame.
+        sprite_columns=4,
+        sprite_tiles=14,
     ),
 )
 

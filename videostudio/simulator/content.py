@@ -70,6 +70,8 @@ def job_look(job: jobs.Job, *, fps: int) -> Look:
         base_seed=job.base_seed if job.kind == "extension" else None,
         base_variant=job.base_variant,
         split_at=job.split_at,
+        sprite_columns=job.model.sprite_columns,
+        sprite_tiles=job.model.sprite_tiles,
     )
 
 
@@ -84,6 +86,8 @@ def stock_look(job: jobs.Job, *, fps: int) -> Look:
         seed=0,
         layout_seed=0,
         title=f"Stock footage {job.size}, {job.seconds} s",
+        sprite_columns=job.model.sprite_columns,
+        sprite_tiles=job.model.sprite_tiles,
     )
 
 

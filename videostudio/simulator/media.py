@@ -54,6 +54,10 @@ class Look:
     base_seed: int | None = None  # extensions: footage before `split_at` keeps the source's
     base_variant: int = 0  # palette, so the stitch is visible
     split_at: float = 0.0
+    # The spritesheet: this many tiles, this many across (the last row may be short,
+    # its tiles left black).
+    sprite_columns: int = SPRITE_COLUMNS
+    sprite_tiles: int = SPRITE_TILES
 
     @property
     def frame_count(self) -> int:
@@ -213,16 +217,19 @@ def render_thumbnail(look: Look, dest: Path) -> None:
 
 
 def render_spritesheet(look: Look, dest: Path) -> None:
-    """SPRITE_TILES evenly spaced frames in a JPEG grid, SPRITE_COLUMNS across."""
+    """`look.sprite_tiles` evenly spaced frames in a JPEG grid, `look.sprite_columns`
+    across (by default 10 frames, 5 across), tiles SPRITE_TILE_WIDTH wide; the tiles
+    after the last frame stay black."""
     painter = _Painter(look)
+    columns, tiles = look.sprite_columns, look.sprite_tiles
     tile_w = SPRITE_TILE_WIDTH
     tile_h = max(1, round(tile_w * look.height / look.width))
-    rows = math.ceil(SPRITE_TILES / SPRITE_COLUMNS)
-    sheet = Image.new("RGB", (tile_w * SPRITE_COLUMNS, tile_h * rows))
-    for n in range(SPRITE_TILES):
-        index = min(look.frame_count - 1, int((n + 0.5) * look.frame_count / SPRITE_TILES))
+    rows = math.ceil(tiles / columns)
+    sheet = Image.new("RGB", (tile_w * columns, tile_h * rows))
+    for n in range(tiles):
+        index = min(look.frame_count - 1, int((n + 0.5) * look.frame_count / tiles))
         tile = painter.frame(index).resize((tile_w, tile_h), Image.Resampling.BILINEAR)
-        sheet.paste(tile, ((n % SPRITE_COLUMNS) * tile_w, (n // SPRITE_COLUMNS) * tile_h))
+        sheet.paste(tile, ((n % columns) * tile_w, (n // columns) * tile_h))
     sheet.save(dest, format="JPEG", quality=80)
 
 
@@ -284,6 +291,11 @@ class MediaCache:
         """The file for `variant` of the job (rendered now if need be) and its Content-Type."""
         ext, content_type, render = VARIANTS[variant]
         key = f"{RENDER_VERSION}|{video_id}|{look.fps}|{variant}"
+        if variant == "spritesheet" and (look.sprite_columns, look.sprite_tiles) != (
+            SPRITE_COLUMNS,
+            SPRITE_TILES,
+        ):
+            key += f"|{look.sprite_columns}x{look.sprite_tiles}"
         digest = hashlib.sha256(key.encode()).hexdigest()
         # Ids can be long: hash them so file names stay short and safe.
         path = self.root / f"{digest[:40]}.{ext}"

@@ -150,9 +150,21 @@ class Video(models.Model):
     video_file = models.FileField(max_length=300, blank=True)
     thumbnail_file = models.FileField(max_length=300, blank=True)
     spritesheet_file = models.FileField(max_length=300, blank=True)
-    # The spritesheet's grid, read when it is archived, for the hover preview.
+    # The spritesheet's grid, read when it is archived, for the hover preview
+    # (`videos.sprites`): no grid, no preview. `sprite_frames`: the tiles that hold a
+    # frame (trailing ones may be blank); `sprite_source`: who said the grid.
     sprite_columns = models.PositiveSmallIntegerField(null=True, blank=True)
     sprite_rows = models.PositiveSmallIntegerField(null=True, blank=True)
+    sprite_frames = models.PositiveSmallIntegerField(null=True, blank=True)
+    sprite_source = models.CharField(
+        max_length=10,
+        blank=True,
+        choices=[
+            ("provider", "said by the provider"),
+            ("catalog", "pinned in the catalog"),
+            ("seams", "read from the sheet"),
+        ],
+    )
     archived_at = models.DateTimeField(null=True, blank=True)
     archive_attempts = models.PositiveSmallIntegerField(default=0)
     archive_error = models.TextField(blank=True)
@@ -242,6 +254,26 @@ class Video(models.Model):
         if seconds < 90:
             return f"{int(seconds // 5 * 5)} s"
         return f"{round(seconds / 60)} min"
+
+    @property
+    def frame_size(self) -> tuple[int, int] | None:
+        """(width, height) from `size` ("720x1280"), or None when it says nothing."""
+        width, _, height = self.size.lower().partition("x")
+        try:
+            w, h = int(width), int(height)
+        except ValueError:
+            return None
+        return (w, h) if w > 0 and h > 0 else None
+
+    @property
+    def has_preview(self) -> bool:
+        """A spritesheet with a grid of two frames or more: the card can scrub it."""
+        return bool(
+            self.spritesheet_file
+            and self.sprite_columns
+            and self.sprite_rows
+            and (self.sprite_frames or 0) >= 2
+        )
 
     @property
     def is_archived(self) -> bool:

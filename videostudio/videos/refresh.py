@@ -7,6 +7,7 @@ so the tracker can run many fetches at once in threads and write from one.
 from __future__ import annotations
 
 import logging
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -14,17 +15,19 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
+from videostudio.catalog.services import catalog_find
 from videostudio.provider.client import ProviderClient
 from videostudio.provider.errors import InvalidRequest, NotFound, ProviderError
-from videostudio.provider.types import RemoteVideo
+from videostudio.provider.types import RemoteVideo, SpriteLayout
 from videostudio.videos import states, timing
 from videostudio.videos.models import Video, video_dir
 from videostudio.videos.points import points
-from videostudio.videos.sprites import sprite_grid
+from videostudio.videos.sprites import NO_GRID, Source, SpriteGrid, sprite_grid
 
 log = logging.getLogger(__name__)
 
@@ -75,11 +78,38 @@ def poll_fetch(*, video: Video, client: ProviderClient) -> Fetched:
         return Fetched(error=ProviderError(type(exc).__name__, transient=True))
 
 
-def archive_fetch(*, video: Video, client: ProviderClient) -> Fetched:
-    """Download a completed job's files into storage. Thread-safe: no database access."""
+def sprite_pin(video: Video) -> tuple[int, int] | None:
+    """The spritesheet layout the catalog pins for the video's model, if any. Reads
+    the database: look it up before handing the archiving to a thread."""
+    entry = catalog_find(video.model)
+    if entry is None:
+        return None
+    try:
+        return entry.to_spec().sprite_pin
+    except ValidationError:  # an entry saved around the admin's checks
+        return None
+
+
+def provider_layout(video: Video) -> SpriteLayout | None:
+    """The layout the provider said of this video when it was last looked at."""
+    if video.sprite_source != Source.PROVIDER or not (video.sprite_columns and video.sprite_rows):
+        return None
+    return SpriteLayout(video.sprite_columns, video.sprite_rows, video.sprite_frames)
+
+
+def archive_fetch(
+    *,
+    video: Video,
+    client: ProviderClient,
+    pin: tuple[int, int] | None = None,
+    layout: SpriteLayout | None = None,
+) -> Fetched:
+    """Download a completed job's files into storage. Thread-safe: no database access.
+    `pin`: the catalog's spritesheet layout for the model (`sprite_pin`); `layout`:
+    what the provider said of it (default: what it said when last looked at)."""
     fetched = Fetched()
     try:
-        fetched.files = _download_all(video, client)
+        fetched.files = _download_all(video, client, pin=pin, layout=layout)
     except ProviderError as exc:
         if isinstance(exc, NotFound):
             fetched.error = exc  # the provider's copy is gone
@@ -92,24 +122,32 @@ def archive_fetch(*, video: Video, client: ProviderClient) -> Fetched:
     return fetched
 
 
-def video_fetch(*, video: Video, client: ProviderClient) -> Fetched:
+def video_fetch(
+    *, video: Video, client: ProviderClient, pin: tuple[int, int] | None = None
+) -> Fetched:
     """Ask the provider about one job and archive its files if it has finished."""
     fetched = poll_fetch(video=video, client=client)
     remote = fetched.remote
     if remote is not None and remote.status == "completed" and not video.is_archived:
-        archived = archive_fetch(video=video, client=client)
+        archived = archive_fetch(video=video, client=client, pin=pin, layout=remote.spritesheet)
         fetched.files, fetched.archive_error = archived.files, archived.archive_error
     return fetched
 
 
-def _download_all(video: Video, client: ProviderClient) -> dict[str, Any]:
+def _download_all(
+    video: Video,
+    client: ProviderClient,
+    *,
+    pin: tuple[int, int] | None,
+    layout: SpriteLayout | None,
+) -> dict[str, Any]:
     """Download every variant, then put them in storage. The video itself is required.
 
     Returns the fields to record: file names, and the spritesheet's grid.
     """
     assert video.provider_id
     names: dict[str, str] = {}
-    fields: dict[str, int] = {}
+    fields: dict[str, object] = {}
     with tempfile.TemporaryDirectory(prefix="videostudio-") as tmp:
         downloaded: dict[str, Path] = {}
         for name, (variant, ext, _field) in VARIANTS.items():
@@ -128,13 +166,14 @@ def _download_all(video: Video, client: ProviderClient) -> dict[str, Any]:
                 default_storage.delete(target)
             with path.open("rb") as fh:
                 names[VARIANTS[name][2]] = default_storage.save(target, File(fh))
-        grid = (
-            sprite_grid(downloaded["spritesheet"], video.size)
-            if "spritesheet" in downloaded
-            else None
-        )
-        if grid:
-            fields["sprite_columns"], fields["sprite_rows"] = grid
+        if "spritesheet" in downloaded:
+            grid = sprite_grid(
+                downloaded["spritesheet"],
+                video.size,
+                provider=layout or provider_layout(video),
+                pin=pin,
+            )
+            fields.update(grid.fields() if grid else NO_GRID)
     return {**names, **fields}
 
 
@@ -208,7 +247,8 @@ def _pace_fields(video: Video, fields: dict[str, Any], now: datetime) -> dict[st
 
 def video_refresh(*, video: Video, client: ProviderClient) -> Video:
     """Look at one job now and record what the provider says (used outside the sweep)."""
-    video_apply(video=video, fetched=video_fetch(video=video, client=client))
+    fetched = video_fetch(video=video, client=client, pin=sprite_pin(video))
+    video_apply(video=video, fetched=fetched)
     video.refresh_from_db()
     return video
 
@@ -245,6 +285,16 @@ def fields_from_remote(video: Video, remote: RemoteVideo, *, now: datetime) -> d
         fields["expires_at"] = remote.expires_at
     if remote.usage is not None:
         fields["usage"] = remote.usage
+    if remote.spritesheet is not None and not video.is_archived:
+        # Kept for archiving (which happens apart from this look): the provider's
+        # word on its layout outranks everything the sheet itself could tell.
+        layout = remote.spritesheet
+        fields.update(
+            sprite_columns=layout.columns,
+            sprite_rows=layout.rows,
+            sprite_frames=layout.frames,
+            sprite_source=Source.PROVIDER,
+        )
     if status == Video.Status.FAILED:
         fields["error_code"] = (remote.error_code or "generation_failed")[:100]
         fields["error_message"] = remote.error_message or "The provider could not make this video."
@@ -313,3 +363,23 @@ def schedule(video: Video, *, now: datetime, room: float | None = None) -> dict[
 
 def _reading(at: datetime | None, progress: int | None) -> timing.Reading | None:
     return timing.Reading(at, progress) if at is not None and progress else None
+
+
+def video_sprites_detect(*, video: Video, save: bool = True) -> SpriteGrid | None:
+    """Read an archived video's spritesheet grid again, as archiving would today (for
+    grids stored by an older reading). The provider's word, when it gave one, stays.
+    `save=False`: only say what it would record."""
+    name = video.spritesheet_file.name
+    if not name:
+        return None
+    with tempfile.TemporaryDirectory(prefix="videostudio-") as tmp:
+        path = Path(tmp) / "spritesheet"
+        with default_storage.open(name, "rb") as src, path.open("wb") as dst:
+            shutil.copyfileobj(src, dst)
+        grid = sprite_grid(path, video.size, provider=provider_layout(video), pin=sprite_pin(video))
+    if save:
+        fields = grid.fields() if grid else NO_GRID
+        Video.objects.filter(pk=video.pk).update(**fields)
+        for name, value in fields.items():
+            setattr(video, name, value)
+    return grid

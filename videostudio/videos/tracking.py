@@ -49,7 +49,13 @@ from videostudio.videos.heartbeat import heartbeat_beat
 from videostudio.videos.leases import lease_acquire, lease_release, lease_renew, lease_take_over
 from videostudio.videos.models import Lease, Video
 from videostudio.videos.points import points
-from videostudio.videos.refresh import Fetched, archive_fetch, poll_fetch, video_apply
+from videostudio.videos.refresh import (
+    Fetched,
+    archive_fetch,
+    poll_fetch,
+    sprite_pin,
+    video_apply,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -285,9 +291,11 @@ def _list(ids: set[str], client: ProviderClient) -> dict[str, RemoteVideo] | Non
     return found
 
 
-def _archive(video: Video, client: ProviderClient, urgent: bool) -> Fetched:
+def _archive(
+    video: Video, client: ProviderClient, urgent: bool, pin: tuple[int, int] | None
+) -> Fetched:
     level = Priority.URGENT if urgent else Priority.ARCHIVE
-    return _in_thread(level, lambda: archive_fetch(video=video, client=client))
+    return _in_thread(level, lambda: archive_fetch(video=video, client=client, pin=pin))
 
 
 @dataclass
@@ -324,7 +332,8 @@ class _Tracker:
             limit = max(free, 1)
             for video in videos_claim_archives(now=now, limit=limit, token=self.token):
                 hurry = video.expires_at is not None and video.expires_at <= urgent
-                future = pool.submit(_archive, video, self.client, hurry)
+                # The catalog's pin is read here: the threads keep off the database.
+                future = pool.submit(_archive, video, self.client, hurry, sprite_pin(video))
                 self.running[future] = ("archive", video)
         if listing(self.client).worth_asking and not self.busy("list"):
             self.dispatch_list(pool, now)

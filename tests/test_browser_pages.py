@@ -119,3 +119,30 @@ def test_a_search_then_enter_is_one_step_back(page: Any) -> None:
     page.go_back()
     page.wait_for_function(f"() => location.href === {start!r}")
     assert page.input_value("#id_q") == ""
+
+
+def test_a_video_playing_in_its_card_plays_on_when_the_card_is_redrawn(page: Any) -> None:
+    log_in(page)
+    submit(page, "Playing through: waves on a pier")
+    card = page.locator(".video-card", has_text="Playing through").first
+    card.locator(".scrub.play").wait_for(timeout=45_000)
+    card_id = card.get_attribute("id")
+    card.locator(".scrub.play").click()
+    page.wait_for_function(
+        f"() => {{ const v = document.querySelector('#{card_id} video');"
+        " return v && v.currentTime > 0.2; }"
+    )
+    page.evaluate(
+        f"() => {{ window.__card = document.getElementById('{card_id}');"
+        f" window.__video = window.__card.querySelector('video');"
+        " window.__video.loop = true; window.__video.muted = true; }"
+    )
+    # When the provider's copy expires the poller redraws the card (its notice goes).
+    assert card.locator(".notice.calm").count() == 1
+    page.wait_for_function(f"() => !document.querySelector('#{card_id} .notice')", timeout=90_000)
+    still = page.evaluate(
+        f"() => {{ const v = document.querySelector('#{card_id} video');"
+        f" return [document.getElementById('{card_id}') !== window.__card,"
+        " v === window.__video, v.paused]; }"
+    )
+    assert still == [True, True, False]  # a new card, the same video, still playing

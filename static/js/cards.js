@@ -106,4 +106,12 @@
     el.replaceWith(video);
     video.focus();
   });
+  // A card the progress poller redraws (its notice changed, say) keeps the video that
+  // plays in it: the new card takes the old media, so playback goes on uninterrupted.
+  document.addEventListener("htmx:oobBeforeSwap", function (event) {
+    var old = event.detail.target;
+    var playing = old && old.querySelector && old.querySelector(".media video");
+    var fresh = event.detail.fragment && event.detail.fragment.querySelector(".media");
+    if (playing && fresh) fresh.replaceWith(playing.closest(".media"));
+  });
 })();

@@ -44,8 +44,9 @@ from hypothesis import strategies as st
 from videostudio.adminsite.site import InputSafeAdmin
 from videostudio.catalog.models import CatalogEntry
 from videostudio.gallery.forms import SORTS, GalleryFilters
+from videostudio.usage.forms import ReviewFilters
 from videostudio.usage.models import UsagePolicy
-from videostudio.usage.views import TABS, ReviewFilters
+from videostudio.usage.views import TABS
 from videostudio.videos.forms import DeriveForm, VideoEditForm, VideoForm
 from videostudio.videos.models import Video
 from videostudio.videos.views import MEDIA

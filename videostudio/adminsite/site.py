@@ -26,13 +26,21 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ERROR_FLAG, ChangeList
+from django.contrib.auth.views import PasswordChangeView
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import models
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import render
+from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils import timezone
 
-from videostudio.forms import AdminLoginForm
+from videostudio.forms import (
+    AdminLoginForm,
+    OwnAdminSitePasswordChangeForm,
+    formset_with_own_words,
+    with_own_words,
+)
 
 
 class InputSafeChangeList(ChangeList):
@@ -53,7 +61,25 @@ class InputSafeChangeList(ChangeList):
 
 
 class InputSafeAdmin(admin.ModelAdmin):
-    """Mixed into every registered ModelAdmin by `StudioAdminSite.register`."""
+    """Mixed into every registered ModelAdmin by `StudioAdminSite.register`. Its forms
+    refuse input in the app's words too (`videostudio.forms.OwnWords`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        change_password_form = getattr(self, "change_password_form", None)  # UserAdmin's
+        if change_password_form is not None:
+            self.change_password_form = with_own_words(change_password_form)
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        return with_own_words(super().get_form(request, obj, change, **kwargs))
+
+    def get_changelist_form(self, request: HttpRequest, **kwargs: Any) -> Any:
+        return with_own_words(super().get_changelist_form(request, **kwargs))
+
+    def get_changelist_formset(self, request: HttpRequest, **kwargs: Any) -> Any:
+        return formset_with_own_words(super().get_changelist_formset(request, **kwargs))
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         base = super().get_changelist(request, **kwargs)
@@ -158,6 +184,18 @@ class StudioAdminSite(admin.AdminSite):
     site_header = "videostudio admin"
     site_title = "videostudio"
     login_form = AdminLoginForm
+
+    def password_change(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> TemplateResponse:
+        """Django's own view, with a form that refuses in the app's words."""
+        request.current_app = self.name
+        view = PasswordChangeView.as_view(
+            form_class=OwnAdminSitePasswordChangeForm,
+            success_url=reverse("admin:password_change_done", current_app=self.name),
+            extra_context={**self.each_context(request), **(extra_context or {})},
+        )
+        return cast(TemplateResponse, view(request))
 
     def admin_view(self, view: _View, cacheable: bool = False) -> _View:
         return cast(_View, super().admin_view(refusing_nul(view), cacheable))

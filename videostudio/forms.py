@@ -23,9 +23,16 @@ from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm, Se
 from django.core import validators
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.forms.forms import BaseForm
+from django.forms.formsets import (
+    INITIAL_FORM_COUNT,
+    MAX_NUM_FORM_COUNT,
+    MIN_NUM_FORM_COUNT,
+    TOTAL_FORM_COUNT,
+    ManagementForm,
+)
 from django.forms.models import BaseModelForm
 from django.forms.utils import pretty_name
-from django.utils.functional import Promise
+from django.utils.functional import Promise, cached_property
 
 # Dates far outside any video's life would only overflow date arithmetic.
 SANE_DATES = [
@@ -72,8 +79,8 @@ def _invalid(field: forms.Field, name: str) -> str:
     """What a value that does not parse is told, by the kind of field."""
     kinds: list[tuple[type[forms.Field], str]] = [
         (forms.UUIDField, "is out of date: reload the page and send the form again"),
-        (forms.IntegerField, "takes a whole number, such as 12"),
         (forms.FloatField, "takes a number, such as 2.5"),  # DecimalField too
+        (forms.IntegerField, "takes a whole number, such as 12"),  # after: their base
         (forms.SplitDateTimeField, f"takes a date, such as {DATE_EXAMPLE}, and a time"),
         (forms.DateTimeField, f"takes a date and a time, such as {DATE_EXAMPLE} 14:30"),
         (forms.DateField, f"takes a date, such as {DATE_EXAMPLE}"),
@@ -132,7 +139,7 @@ def field_words(field: forms.Field, name: str, key: str) -> str:
         "overflow": f"“{label}” is too long: it must be between {{min_days}} and {{max_days}} "
         "days.",
         # Raised by a model's own checks (ModelForms, the admin).
-        "unique": f"Another %(model_name)s already has this {quoted}: choose another.",
+        "unique": f"This {quoted} is taken already: choose another.",
         "null": f"Fill in “{label}”.",
         "blank": f"Fill in “{label}”.",
     }
@@ -232,7 +239,7 @@ def _form_words(form: BaseForm, key: str) -> str:
 
 # What a model's checks across fields say (a ModelForm, in the admin).
 TOGETHER_WORDS = {
-    "unique_together": "Another %(model_name)s already has this %(field_labels)s.",
+    "unique_together": "There is one with this %(field_labels)s already: change one of them.",
 }
 
 
@@ -262,6 +269,20 @@ class OwnWords(BaseForm):
                     elif item.code in TOGETHER_WORDS:
                         item.message = TOGETHER_WORDS[item.code]
         super().add_error(field, error)
+
+    def get_context(self) -> dict[str, Any]:
+        # A hidden field's refusal is shown above the form (Django prefixes it with
+        # "(Hidden field ...)"): said here in the app's words.
+        context = super().get_context()
+        errors = self.non_field_errors().copy()
+        for bound in self.hidden_fields():
+            errors += [
+                f"A hidden part of this form (“{bound.name}”) was refused: {error} Reload "
+                "the page and try again."
+                for error in bound.errors
+            ]
+        context["errors"] = errors
+        return context
 
 
 class StudioForm(OwnWords, forms.Form):
@@ -343,6 +364,33 @@ FORMSET_WORDS = {
 }
 
 
+class _ManagementForm(OwnWords, ManagementForm):
+    """A formset's hidden counts. What is wrong with them, the formset says (above)."""
+
+    def get_context(self) -> dict[str, Any]:
+        return {**super().get_context(), "errors": self.non_field_errors()}
+
+
+def _management_form(formset: Any) -> ManagementForm:
+    # Django's BaseFormSet.management_form, with the form above.
+    options = {"auto_id": formset.auto_id, "prefix": formset.prefix, "renderer": formset.renderer}
+    if formset.is_bound:
+        form = _ManagementForm(formset.data, **options)
+        form.full_clean()
+        return form
+    counts = {
+        TOTAL_FORM_COUNT: formset.total_form_count(),
+        INITIAL_FORM_COUNT: formset.initial_form_count(),
+        MIN_NUM_FORM_COUNT: formset.min_num,
+        MAX_NUM_FORM_COUNT: formset.max_num,
+    }
+    return _ManagementForm(initial=counts, **options)
+
+
 def formset_with_own_words(formset_class: type[Any]) -> type[Any]:
     """`formset_class` refusing its counts in the app's words (its forms: `with_own_words`)."""
-    return type(formset_class.__name__, (formset_class,), {"default_error_messages": FORMSET_WORDS})
+    words = {
+        "default_error_messages": FORMSET_WORDS,
+        "management_form": cached_property(_management_form),
+    }
+    return type(formset_class.__name__, (formset_class,), words)

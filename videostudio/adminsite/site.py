@@ -73,7 +73,7 @@ class InputSafeAdmin(admin.ModelAdmin):
     def get_form(
         self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
     ) -> Any:
-        return with_own_words(super().get_form(request, obj, change, **kwargs))
+        return with_own_words(super().get_form(request, obj, change=change, **kwargs))
 
     def get_changelist_form(self, request: HttpRequest, **kwargs: Any) -> Any:
         return with_own_words(super().get_changelist_form(request, **kwargs))
@@ -96,7 +96,15 @@ class InputSafeAdmin(admin.ModelAdmin):
                 "The filters in that address could not be used (a date or a number out of "
                 "range, or a field this list does not have): the whole list is shown.",
             )
-        return super().changelist_view(request, extra_context)
+        response = super().changelist_view(request, extra_context)
+        shown = getattr(response, "context_data", None) or {}
+        formset = getattr(shown.get("cl"), "formset", None)
+        if formset is not None and formset.is_bound and not formset.errors:
+            # Django's list shows a formset's own errors (its hidden counts were edited
+            # or lost) only beside a row's: with no row to show, they go unsaid.
+            for error in formset.non_form_errors():
+                messages.error(request, error)
+        return response
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
         initial = super().get_changeform_initial_data(request)

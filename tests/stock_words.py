@@ -50,6 +50,9 @@ INLINE = [
     "The inline value did not match the parent instance.",
     "%(field_label)s must be unique for %(date_field_label)s %(lookup_type)s.",
     "Select a valid choice",
+    # The admin's, of an action sent without one or without rows.
+    "No action selected.",
+    "Items must be selected in order to perform actions on them. No items have been changed.",
 ]
 PLACEHOLDER = re.compile(r"%\(\w+\)[sdrfi]|%[sdrfi]|\{\w*\}")
 

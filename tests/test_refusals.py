@@ -14,9 +14,13 @@ from typing import Any
 import pytest
 from django import forms
 from django.contrib.auth.models import User
+from django.contrib.auth.tokens import default_token_generator
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 
 from videostudio import forms as own_forms
 from videostudio.catalog.models import CatalogEntry
@@ -209,10 +213,7 @@ def test_a_model_retired_since_the_page_was_loaded_is_said_once(member: Client) 
 
 def test_a_reference_image_for_a_model_that_takes_none_is_refused(member: Client) -> None:
     CatalogEntry.objects.filter(name="Veo-3").update(image_input=False)
-    image = png_bytes()
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
-    upload = SimpleUploadedFile("frame.png", image, "image/png")
+    upload = SimpleUploadedFile("frame.png", png_bytes(), "image/png")
     data = {**NEW_VIDEO, "model": "Veo-3", "seconds": "8", "image": upload}
     response = member.post(reverse("videos:new"), data, headers=HTMX)
     assert "Veo 3 does not take a reference image: leave it out" in text(response)
@@ -261,6 +262,16 @@ def test_an_extension_past_the_cap_says_the_lineage_the_cap_and_what_is_left(
         ) in text(response)
         assert typed(response, "the tide comes in")
     assert Video.objects.count() == 1
+
+
+def test_an_extension_is_still_made_when_it_fits(
+    member: Client, owner: User, app_client: ProviderClient
+) -> None:
+    source = a_video(owner=owner, seconds=112, expires_at=timezone.now() + timedelta(hours=1))
+    response = extend(member, source, prompt="the tide comes in", seconds="8")
+    assert response.status_code == 200 and response.headers.get("HX-Redirect")
+    made = Video.objects.get(kind=Video.Kind.EXTENSION)
+    assert made.seconds == 120 and made.billed_seconds == 8
 
 
 def test_an_extension_by_a_length_the_model_never_adds_names_the_ones_it_does(
@@ -561,10 +572,6 @@ def test_changing_a_password_is_refused_in_the_apps_words(
 def test_a_new_password_from_a_reset_link_is_refused_in_the_apps_words(
     client: Client, settings: Any
 ) -> None:
-    from django.contrib.auth.tokens import default_token_generator
-    from django.utils.encoding import force_bytes
-    from django.utils.http import urlsafe_base64_encode
-
     settings.VIDEOSTUDIO_PASSWORD_RESET = True
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     user = make_user("olivia", email="olivia@example.com")
@@ -626,11 +633,23 @@ def test_an_admin_form_the_app_did_not_write_refuses_in_its_words_too(
     assert "This “Username” is taken already: choose another." in page
 
 
-def test_an_extension_is_still_made_when_it_fits(
-    member: Client, owner: User, app_client: ProviderClient
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"action": "", "_selected_action": "SELECTED"},
+         "Choose an action from the list first: nothing was changed."),
+        ({"action": "no_such_action", "_selected_action": "SELECTED"},
+         "Choose an action from the list first: nothing was changed."),
+        ({"action": "disable"}, "Tick the rows to act on first: nothing was changed."),
+    ],
+)  # fmt: skip
+def test_a_catalog_action_sent_without_an_action_or_rows_says_so(
+    root: Client, data: dict[str, str], message: str
 ) -> None:
-    source = a_video(owner=owner, seconds=112, expires_at=timezone.now() + timedelta(hours=1))
-    response = extend(member, source, prompt="the tide comes in", seconds="8")
-    assert response.status_code == 200 and response.headers.get("HX-Redirect")
-    made = Video.objects.get(kind=Video.Kind.EXTENSION)
-    assert made.seconds == 120 and made.billed_seconds == 8
+    entry = CatalogEntry.objects.get(name="Sora-2")
+    url = reverse("admin:catalog_catalogentry_changelist")
+    data = {k: str(entry.pk) if v == "SELECTED" else v for k, v in data.items()}
+    response = root.post(url, {**data, "index": "0"}, follow=True)
+    assert message in text(response)
+    entry.refresh_from_db()
+    assert entry.enabled

@@ -60,6 +60,15 @@ class InputSafeChangeList(ChangeList):
             raise IncorrectLookupParameters(exc) from exc
 
 
+# What Django's admin says of an action sent without one, or without rows, in the app's words.
+ACTION_WORDS = {
+    "No action selected.": "Choose an action from the list first: nothing was changed.",
+    "Items must be selected in order to perform actions on them. No items have been changed.": (
+        "Tick the rows to act on first: nothing was changed."
+    ),
+}
+
+
 class InputSafeAdmin(admin.ModelAdmin):
     """Mixed into every registered ModelAdmin by `StudioAdminSite.register`. Its forms
     refuse input in the app's words too (`videostudio.forms.OwnWords`)."""
@@ -122,6 +131,10 @@ class InputSafeAdmin(admin.ModelAdmin):
                 else:
                     initial[name] = parsed
         return initial
+
+    def message_user(self, request: HttpRequest, message: Any, *args: Any, **kwargs: Any) -> None:
+        # The admin's own refusals of an action sent without one, or without rows.
+        super().message_user(request, ACTION_WORDS.get(str(message), message), *args, **kwargs)
 
     def response_action(
         self, request: HttpRequest, queryset: Any, *args: Any, **kwargs: Any

@@ -67,7 +67,7 @@ def test_what_the_admin_changes_is_what_the_form_offers_and_checks(member: Clien
     assert "choose 5 or 8 seconds" in response.content.decode()
     data["model"] = "Veo-2"
     response = member.post(reverse("videos:new"), data, headers={"HX-Request": "true"})
-    assert "Veo-2 is not a model this studio offers" in response.content.decode()
+    assert "“Veo-2” is not a model offered here now" in response.content.decode()
     assert Video.objects.count() == 0
 
 

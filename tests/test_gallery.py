@@ -145,7 +145,7 @@ def test_junk_in_the_url_is_explained_or_ignored(member: Client, owner: Any) -> 
         url, {"since": "2026-05-02", "until": "2026-05-01", "sort": "random", "after": "x~y"}
     ).content.decode()
     assert "The end date is before the start date." in html
-    assert "Select a valid choice" in html
+    assert "“random” is not a way to sort the gallery" in html
     assert decode_cursor("nonsense", "created_at") is None
     assert decode_cursor("2026-13-01~5", "created_at") is None
     assert decode_cursor("12~7", "seconds") == (12, 7)

@@ -1,7 +1,9 @@
 """Every input answered: generated values for every URL of the URL conf (the admin's and
 the auth views' included), in its path, its query string, its form fields, its uploads
 and its headers (htmx's, Range), sent as each persona. No answer is a 500 and nothing is
-logged as a server error: bad input gets a 4xx, or the page with the reason on it.
+logged as a server error: bad input gets a 4xx, or the page with the reason on it, in the
+app's own words: no answer holds one of Django's stock messages ("Select a valid choice",
+"Enter a valid UUID."...; tests/stock_words.py gathers them from Django itself).
 
 Routes are found by walking the URL conf, so a URL added later is fuzzed too: with the
 parameters its form or its ModelAdmin declares when it has either, with random names
@@ -44,8 +46,9 @@ from hypothesis import strategies as st
 from videostudio.adminsite.site import InputSafeAdmin
 from videostudio.catalog.models import CatalogEntry
 from videostudio.gallery.forms import SORTS, GalleryFilters
+from videostudio.usage.forms import ReviewFilters
 from videostudio.usage.models import UsagePolicy
-from videostudio.usage.views import TABS, ReviewFilters
+from videostudio.usage.views import TABS
 from videostudio.videos.forms import DeriveForm, VideoEditForm, VideoForm
 from videostudio.videos.models import Video
 from videostudio.videos.views import MEDIA
@@ -61,6 +64,7 @@ from .factories import (
     a_lineage,
     a_video,
 )
+from .stock_words import assert_own_words
 
 pytestmark = pytest.mark.django_db
 
@@ -816,6 +820,7 @@ def test_no_input_gets_a_server_error(
         errors = [r.getMessage() for r in caplog.records if is_server_error(r)]
         assert response.status_code < 500, (call, response.status_code)
         assert not errors, (call, errors)
+        assert_own_words(response, call)
         if call.csrf_missing and csrf_checked(call.path):
             # A form sent without its CSRF token: the 403 page, whatever else is wrong.
             assert response.status_code == 403, (call, response.status_code)
@@ -915,6 +920,7 @@ def answered(clients: Clients, call: Call, caplog: pytest.LogCaptureFixture) -> 
     errors = [r.getMessage() for r in caplog.records if is_server_error(r)]
     assert response.status_code < 500, (call, response.status_code)
     assert not errors, (call, errors)
+    assert_own_words(response, call)
 
 
 def is_server_error(record: logging.LogRecord) -> bool:
@@ -1131,7 +1137,7 @@ def test_a_username_longer_than_any_accounts_is_a_wrong_login(
     # refused the row (a 500) and SQLite kept a name no account can have.
     response = client.post(path, {"username": "x" * 5000, "password": "guess"})
     assert response.status_code == 200
-    assert "correct username and password" in response.content.decode()
+    assert "That username and password do not match" in response.content.decode()
     assert not AccessAttempt.objects.filter(username__startswith="xxx").exists()
 
 

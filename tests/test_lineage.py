@@ -171,7 +171,7 @@ def test_the_remix_form_sends_and_goes_to_the_new_video(
     odd = client.post(
         reverse("videos:extend", args=[source.pk]), {"prompt": "then", "seconds": "7"}, headers=HTMX
     )
-    assert "Select a valid choice" in odd.content.decode()
+    assert "Sora 2 does not add “7”: it adds 4, 8, 12, 16 or 20 seconds." in odd.content.decode()
     assert Video.objects.filter(kind=Video.Kind.EXTENSION).count() == 0
 
 

@@ -187,7 +187,7 @@ def test_the_owner_edits_title_and_visibility_inline(as_persona: Any, owner: Any
         {"title": "x", "visibility": "everyone"},
         headers={"HX-Request": "true"},
     )
-    assert "Select a valid choice" in bad.content.decode()
+    assert "“everyone” is not a choice here" in bad.content.decode()
 
 
 def test_teammates_see_no_owner_tools(as_persona: Any, owner: Any) -> None:

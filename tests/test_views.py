@@ -158,9 +158,9 @@ def test_a_reference_image_is_fitted_to_the_size_and_sent(
     [
         ({"prompt": "   "}, "prompt", "Write a prompt"),
         ({"prompt": "x" * 5000}, "prompt", "the limit is 4000"),
-        ({"model": "Sora-1"}, "model", "Sora-1 is not a model this studio offers"),
+        ({"model": "Sora-1"}, "model", "“Sora-1” is not a model offered here now"),
         ({"model": "Veo-3", "seconds": "12"}, "seconds", "choose 4, 6 or 8 seconds"),
-        ({"size": "640x480"}, "size", "Sora 2 cannot make 640x480 videos"),
+        ({"size": "640x480"}, "size", "“640x480” is not a size Sora 2 makes"),
     ],
 )
 def test_bad_input_is_explained_next_to_the_field_and_nothing_is_sent(

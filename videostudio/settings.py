@@ -189,10 +189,11 @@ AXES_SENSITIVE_PARAMETERS: list[str] = []
 # X-Forwarded-For is ignored, so a client cannot pick its own address.
 VIDEOSTUDIO_TRUSTED_PROXIES = env_proxies("VIDEOSTUDIO_TRUSTED_PROXIES")
 AXES_CLIENT_IP_CALLABLE = "videostudio.accounts.addresses.client_ip"
+# Django's checks, refusing in the app's words.
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
-    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "videostudio.accounts.passwords.UserAttributeSimilarityValidator"},
+    {"NAME": "videostudio.accounts.passwords.MinimumLengthValidator"},
+    {"NAME": "videostudio.accounts.passwords.CommonPasswordValidator"},
 ]
 
 LANGUAGE_CODE = "en-us"

@@ -12,13 +12,13 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
-from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
+from django.contrib.auth.forms import PasswordResetForm
 from django.core.mail import EmailMultiAlternatives
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import render
 from django.template import loader
 
-from videostudio.forms import LoginForm
+from videostudio.forms import LoginForm, OwnSetPasswordForm, OwnWords
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ def locked_out(
 ) -> HttpResponse:
     """django-axes' answer once an account or address is locked out: the login page,
     saying so, with 429 Too Many Requests."""
-    form = AuthenticationForm(request, initial={"username": (credentials or {}).get("username")})
+    form = LoginForm(request, initial={"username": (credentials or {}).get("username")})
     context = {
         "form": form,
         "next": request.POST.get("next", "") if request.method == "POST" else "",
@@ -55,7 +55,7 @@ def locked_out(
     return render(request, "registration/login.html", context, status=429)
 
 
-class ResetForm(PasswordResetForm):
+class ResetForm(OwnWords, PasswordResetForm):
     """Django's form, except that a mail that cannot be sent is said so, in one log
     line and on the page, instead of a traceback and "we emailed you"."""
 
@@ -117,5 +117,7 @@ def _when_mail_works(view: Callable[..., HttpResponseBase]) -> Callable[..., Htt
 
 password_reset = _when_mail_works(PasswordResetView.as_view())
 password_reset_done = _when_mail_works(auth_views.PasswordResetDoneView.as_view())
-password_reset_confirm = _when_mail_works(auth_views.PasswordResetConfirmView.as_view())
+password_reset_confirm = _when_mail_works(
+    auth_views.PasswordResetConfirmView.as_view(form_class=OwnSetPasswordForm)
+)
 password_reset_complete = _when_mail_works(auth_views.PasswordResetCompleteView.as_view())

@@ -26,13 +26,21 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ERROR_FLAG, ChangeList
+from django.contrib.auth.views import PasswordChangeView
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import models
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import render
+from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils import timezone
 
-from videostudio.forms import AdminLoginForm
+from videostudio.forms import (
+    AdminLoginForm,
+    OwnAdminSitePasswordChangeForm,
+    formset_with_own_words,
+    with_own_words,
+)
 
 
 class InputSafeChangeList(ChangeList):
@@ -52,8 +60,35 @@ class InputSafeChangeList(ChangeList):
             raise IncorrectLookupParameters(exc) from exc
 
 
+# What Django's admin says of an action sent without one, or without rows, in the app's words.
+ACTION_WORDS = {
+    "No action selected.": "Choose an action from the list first: nothing was changed.",
+    "Items must be selected in order to perform actions on them. No items have been changed.": (
+        "Tick the rows to act on first: nothing was changed."
+    ),
+}
+
+
 class InputSafeAdmin(admin.ModelAdmin):
-    """Mixed into every registered ModelAdmin by `StudioAdminSite.register`."""
+    """Mixed into every registered ModelAdmin by `StudioAdminSite.register`. Its forms
+    refuse input in the app's words too (`videostudio.forms.OwnWords`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        change_password_form = getattr(self, "change_password_form", None)  # UserAdmin's
+        if change_password_form is not None:
+            self.change_password_form = with_own_words(change_password_form)
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        return with_own_words(super().get_form(request, obj, change=change, **kwargs))
+
+    def get_changelist_form(self, request: HttpRequest, **kwargs: Any) -> Any:
+        return with_own_words(super().get_changelist_form(request, **kwargs))
+
+    def get_changelist_formset(self, request: HttpRequest, **kwargs: Any) -> Any:
+        return formset_with_own_words(super().get_changelist_formset(request, **kwargs))
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         base = super().get_changelist(request, **kwargs)
@@ -70,7 +105,15 @@ class InputSafeAdmin(admin.ModelAdmin):
                 "The filters in that address could not be used (a date or a number out of "
                 "range, or a field this list does not have): the whole list is shown.",
             )
-        return super().changelist_view(request, extra_context)
+        response = super().changelist_view(request, extra_context)
+        shown = getattr(response, "context_data", None) or {}
+        formset = getattr(shown.get("cl"), "formset", None)
+        if formset is not None and formset.is_bound and not formset.errors:
+            # Django's list shows a formset's own errors (its hidden counts were edited
+            # or lost) only beside a row's: with no row to show, they go unsaid.
+            for error in formset.non_form_errors():
+                messages.error(request, error)
+        return response
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
         initial = super().get_changeform_initial_data(request)
@@ -88,6 +131,10 @@ class InputSafeAdmin(admin.ModelAdmin):
                 else:
                     initial[name] = parsed
         return initial
+
+    def message_user(self, request: HttpRequest, message: Any, *args: Any, **kwargs: Any) -> None:
+        # The admin's own refusals of an action sent without one, or without rows.
+        super().message_user(request, ACTION_WORDS.get(str(message), message), *args, **kwargs)
 
     def response_action(
         self, request: HttpRequest, queryset: Any, *args: Any, **kwargs: Any
@@ -158,6 +205,18 @@ class StudioAdminSite(admin.AdminSite):
     site_header = "videostudio admin"
     site_title = "videostudio"
     login_form = AdminLoginForm
+
+    def password_change(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> TemplateResponse:
+        """Django's own view, with a form that refuses in the app's words."""
+        request.current_app = self.name
+        view = PasswordChangeView.as_view(
+            form_class=OwnAdminSitePasswordChangeForm,
+            success_url=reverse("admin:password_change_done", current_app=self.name),
+            extra_context={**self.each_context(request), **(extra_context or {})},
+        )
+        return cast(TemplateResponse, view(request))
 
     def admin_view(self, view: _View, cacheable: bool = False) -> _View:
         return cast(_View, super().admin_view(refusing_nul(view), cacheable))

@@ -3,15 +3,16 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from videostudio.gallery.forms import GalleryFilters
-from videostudio.gallery.selectors import gallery_page
+from videostudio.gallery.forms import SORTS, GalleryFilters
+from videostudio.gallery.selectors import decode_cursor, gallery_page
 from videostudio.gallery.services import star_set
-from videostudio.http import safe_next
+from videostudio.http import htmx_refusal, note, safe_next
 from videostudio.videos.expiry import buildable_models
 from videostudio.videos.models import Video
 
@@ -28,7 +29,10 @@ def gallery(request: HttpRequest) -> HttpResponse:
     if form.is_bound:
         form.is_valid()
         filters.update({k: v for k, v in form.cleaned_data.items() if v})
-    page = gallery_page(user=request.user, filters=filters, cursor=request.GET.get("after"))
+    cursor = request.GET.get("after")
+    if cursor and decode_cursor(cursor, SORTS[filters["sort"]][1]) is None:
+        note(request, "That link to more videos is out of date: the gallery starts again here.")
+    page = gallery_page(user=request.user, filters=filters, cursor=cursor)
     context = {
         "form": form,
         "videos": page.videos,
@@ -64,11 +68,22 @@ def _next_url(request: HttpRequest, page: Any) -> str | None:
     return f"{request.path}?{query.urlencode()}"
 
 
+# What the star button sends: "1" stars, "0" (or nothing, as before) unstars.
+STARRED = {"1": True, "0": False, "": False}
+
+
 @login_required
 @require_POST
 def star(request: HttpRequest, pk: int) -> HttpResponse:
     video = get_object_or_404(Video.objects.visible_to(request.user), pk=pk)
-    starred = star_set(user=request.user, video=video, starred=request.POST.get("starred") == "1")
+    wanted = request.POST.get("starred", "")
+    if wanted not in STARRED:
+        refusal = "That star button was out of date, so nothing changed: reload the page."
+        if getattr(request, "htmx", None):
+            return htmx_refusal(refusal)
+        messages.error(request, refusal)
+        return redirect(safe_next(request, video.get_absolute_url()))
+    starred = star_set(user=request.user, video=video, starred=STARRED[wanted])
     if not getattr(request, "htmx", None):
         # A plain form (no JavaScript, or the dashboard): back to where it was sent from.
         return redirect(safe_next(request, video.get_absolute_url()))

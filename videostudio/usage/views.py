@@ -5,10 +5,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django import forms
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
-from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
@@ -18,53 +16,15 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
 from videostudio.connection import get_client
-from videostudio.forms import check_date_range, date_field
-from videostudio.http import safe_next
+from videostudio.http import note, page_asked, safe_next
 from videostudio.usage import selectors, services
 from videostudio.usage.charts import bar_chart
+from videostudio.usage.forms import ReviewFilters
 from videostudio.usage.models import BalanceSnapshot, LedgerEntry, UsagePolicy
 from videostudio.videos.models import Video
 
 TABS = ["summary", "jobs", "ledger", "failed", "unsettled"]
 SYNC_NOW_GAP = 10  # seconds: a double click, or a nervous hand, reads the history once
-
-
-class ReviewFilters(forms.Form):
-    start = date_field("From")
-    end = date_field("To")
-    member = forms.ChoiceField(label="Member", required=False)
-    model = forms.CharField(label="Model", required=False, max_length=100)
-    period = forms.ChoiceField(
-        label="Per", required=False, choices=[("day", "day"), ("week", "week"), ("month", "month")]
-    )
-    attributed = forms.ChoiceField(
-        label="Ledger",
-        required=False,
-        choices=[("", "all charges"), ("yes", "attributed"), ("no", "unattributed")],
-    )
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        member = self.fields["member"]
-        assert isinstance(member, forms.ChoiceField)
-        names = get_user_model().objects.order_by("username").values_list("username", flat=True)
-        member.choices = [("", "everyone"), *((n, n) for n in names)]
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        check_date_range(self, data, "start", "end")
-        return data
-
-    def scope(self) -> selectors.Scope:
-        default = selectors.default_scope()
-        data = self.cleaned_data if self.is_valid() else {}
-        return selectors.Scope(
-            start=data.get("start") or default.start,
-            end=data.get("end") or default.end,
-            member=data.get("member") or "",
-            model=data.get("model") or "",
-            period=data.get("period") or "day",
-        )
 
 
 @staff_member_required
@@ -74,9 +34,15 @@ def review(request: HttpRequest) -> HttpResponse:
     scope = form.scope()
     requested = request.GET.get("tab", "")
     tab = requested if requested in TABS else "summary"
-    attributed = request.GET.get("attributed", "")
-    if request.GET.get("export") == "csv":
+    if requested and tab != requested:
+        note(request, f"There is no “{requested[:40]}” tab: the summary is shown.")
+    # The ledger's filter as the form read it: a value it refused filters nothing.
+    attributed = form.cleaned_data.get("attributed", "") if form.is_bound else ""
+    export = request.GET.get("export", "")
+    if export == "csv":
         return _csv(tab, scope, attributed)
+    if export:
+        note(request, f"There is no “{export[:40]}” export, only CSV: the page is shown.")
     context: dict[str, Any] = {
         "form": form,
         "tab": tab,
@@ -102,18 +68,16 @@ def review(request: HttpRequest) -> HttpResponse:
             balances=BalanceSnapshot.objects.order_by("-taken_at")[:10],
         )
     elif tab == "jobs":
-        context["page"] = Paginator(videos, 100).get_page(request.GET.get("page"))
+        context["page"] = page_asked(request, Paginator(videos, 100))
     elif tab == "ledger":
-        context["page"] = Paginator(selectors.ledger(scope, attributed), 100).get_page(
-            request.GET.get("page")
-        )
+        context["page"] = page_asked(request, Paginator(selectors.ledger(scope, attributed), 100))
     elif tab == "unsettled":
         context["unsettled"] = [
             UnsettledRow(video, services.unsettled_evidence(video))
             for video in selectors.unsettled()[:100]
         ]
     else:
-        page = Paginator(selectors.failed(scope), 100).get_page(request.GET.get("page"))
+        page = page_asked(request, Paginator(selectors.failed(scope), 100))
         context["page"] = page
         context["rows"] = [JobRow(video, charge_note(video)) for video in page.object_list]
     query = request.GET.copy()

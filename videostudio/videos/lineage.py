@@ -51,17 +51,18 @@ def lineage_refusal(
             f"anything from it. The copy saved here still plays."
         )
     if kind == EXTENSION:
-        cap = spec.max_lineage_seconds or 0
         room = extension_choices(source, spec)
         if not room:
+            return extension_room(source, spec)
+        if seconds is not None and seconds not in spec.durations:
             return (
-                f"This video is already {source.seconds} s long; "
-                f"{spec.label} allows {cap} s in all."
+                f"{spec.label} does not add {seconds} s: it adds "
+                f"{seconds_list(spec.durations)}. {extension_room(source, spec)}"
             )
         if seconds is not None and seconds not in room:
             return (
-                f"Extending by {seconds} s would make {source.seconds + seconds} s; "
-                f"{spec.label} allows {cap} s in all. Choose {', '.join(map(str, room))} s."
+                f"Adding {seconds} s would make {source.seconds + seconds} s. "
+                f"{extension_room(source, spec)}"
             )
     return None
 
@@ -69,7 +70,23 @@ def lineage_refusal(
 def extension_choices(source: Video, spec: ModelSpec) -> list[int]:
     """Extension lengths that keep the whole lineage within the model's cap."""
     cap = spec.max_lineage_seconds or 0
-    return [d for d in spec.durations if source.seconds + d <= cap]
+    return [d for d in spec.durations if source.seconds + d <= cap] if spec.extend else []
+
+
+def extension_room(source: Video, spec: ModelSpec) -> str:
+    """How long the lineage already is, the model's cap, and what may still be added."""
+    room = extension_choices(source, spec)
+    rest = f"you can still add {seconds_list(room)}" if room else "nothing more can be added"
+    return (
+        f"This video is already {source.seconds} s long and {spec.label} allows "
+        f"{spec.max_lineage_seconds or 0} s in all: {rest}."
+    )
+
+
+def seconds_list(values: Iterable[int]) -> str:
+    """`4, 8 or 12 s`."""
+    *first, last = (str(v) for v in values)
+    return f"{', '.join(first)} or {last} s" if first else f"{last} s"
 
 
 # --- The family tree ----------------------------------------------------------------------

@@ -18,10 +18,11 @@ from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
 
 from videostudio.catalog.services import catalog_specs
 from videostudio.connection import get_client
+from videostudio.http import note, page_asked
 from videostudio.videos import services
 from videostudio.videos.expiry import needs_attention, notice_changed, video_cards
 from videostudio.videos.forms import DeriveForm, VideoEditForm, VideoForm
-from videostudio.videos.lineage import extension_choices, family_tree, lineage_refusal, lineage_spec
+from videostudio.videos.lineage import family_tree, lineage_refusal
 from videostudio.videos.media import handoff_response, ranged_file_response
 from videostudio.videos.models import Video
 from videostudio.videos.points import CostPreview, points
@@ -44,7 +45,10 @@ def video_list(request: HttpRequest) -> HttpResponse:
     """My videos; or, with ?family=<id>, every video of one family the user can see."""
     family = None
     family_id = request.GET.get("family", "")
-    if family_id.isascii() and family_id.isdigit():
+    if family_id and not (family_id.isascii() and family_id.isdigit()):
+        note(request, "That link to a family of videos is not one: your own videos are shown.")
+        family_id = ""
+    if family_id:
         family = get_object_or_404(Video.objects.visible_to(request.user), pk=int(family_id))
         root_id = family.root_id or family.pk
         videos = (
@@ -54,7 +58,7 @@ def video_list(request: HttpRequest) -> HttpResponse:
         )
     else:
         videos = Video.objects.filter(owner_id=request.user.pk, deleted_at__isnull=True)
-    page = Paginator(videos, 24).get_page(request.GET.get("page"))
+    page = page_asked(request, Paginator(videos, 24))
     videos_shown = list(page.object_list)
     cards = video_cards(videos_shown)
     return render(
@@ -182,24 +186,32 @@ def video_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _derive_sections(video: Video, **forms: Any) -> dict[str, dict[str, Any]]:
-    """For each of remix and extend: its form, or why it is not possible."""
+    """For each of remix and extend: its form, or why it is not possible. A form that
+    was sent is shown back as it was, with what it was refused for."""
     sections: dict[str, dict[str, Any]] = {}
     for kind in (Video.Kind.REMIX, Video.Kind.EXTENSION):
-        refusal = lineage_refusal(video, kind)
         form = forms.get(kind)
+        refusal = lineage_refusal(video, kind) if form is None else None
         if form is None and refusal is None:
             form = _derive_form(video, kind)
         sections[kind] = {"refusal": refusal, "form": form, "kind": kind}
     return sections
 
 
-def _detail_context(request: HttpRequest, video: Video, **forms: Any) -> dict[str, Any]:
-    derive = _derive_sections(video, **forms)
+def _detail_context(
+    request: HttpRequest,
+    video: Video,
+    *,
+    sent: DeriveForm | None = None,
+    edit_form: VideoEditForm | None = None,
+) -> dict[str, Any]:
+    """The page; with a form that was sent (and refused) shown back as it was."""
+    derive = _derive_sections(video, **({sent.kind: sent} if sent is not None else {}))
     return {
         "video": video,
         "card": video_cards([video])[0],
         "poller": _poller([video], "detail"),
-        "edit_form": _edit_form(video),
+        "edit_form": edit_form or _edit_form(video),
         "can_edit": video.can_edit(request.user),
         "tree": family_tree(video, request.user),
         "remix": derive[Video.Kind.REMIX],
@@ -208,9 +220,7 @@ def _detail_context(request: HttpRequest, video: Video, **forms: Any) -> dict[st
 
 
 def _derive_form(video: Video, kind: str, data: Any = None) -> DeriveForm:
-    spec = lineage_spec(video)
-    choices = extension_choices(video, spec) if spec and kind == Video.Kind.EXTENSION else []
-    return DeriveForm(data, kind=kind, choices=choices)
+    return DeriveForm(data, kind=kind, source=video)
 
 
 @login_required
@@ -252,7 +262,7 @@ def video_derive(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
             "videos/detail.html#derive",
             {"video": source, "kind": kind, "form": form, "refusal": None},
         )
-    return render(request, "videos/detail.html", _detail_context(request, source, **{kind: form}))
+    return render(request, "videos/detail.html", _detail_context(request, source, sent=form))
 
 
 def _edit_form(video: Video, data: Any = None) -> VideoEditForm:
@@ -309,6 +319,10 @@ def video_edit(request: HttpRequest, pk: int) -> HttpResponse:
     context = {"video": video, "edit_form": form, "can_edit": True, "saved": saved}
     if getattr(request, "htmx", None):
         return render(request, "videos/detail.html#owner", context)
+    if not saved:
+        # Without htmx too, the page says what was refused and keeps what was typed.
+        context = _detail_context(request, video, edit_form=form)
+        return render(request, "videos/detail.html", context)
     return redirect(video)
 
 

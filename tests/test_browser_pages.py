@@ -146,3 +146,22 @@ def test_a_video_playing_in_its_card_plays_on_when_the_card_is_redrawn(page: Any
         " v === window.__video, v.paused]; }"
     )
     assert still == [True, True, False]  # a new card, the same video, still playing
+
+
+def test_a_form_the_app_cannot_read_is_refused_above_it_and_keeps_what_was_typed(
+    page: Any,
+) -> None:
+    log_in(page)
+    page.click("header >> text=New video")
+    page.fill("#id_prompt", "Too many fields: a fox in snow")
+    # More fields than Django accepts (DATA_UPLOAD_MAX_NUMBER_FIELDS): a 400, said in
+    # the page's alert area, the form left as it was.
+    page.evaluate(
+        "() => { const form = document.getElementById('video-form');"
+        " for (let i = 0; i < 1100; i++) { const f = document.createElement('input');"
+        " f.type = 'hidden'; f.name = 'extra' + i; f.value = 'x'; form.append(f); } }"
+    )
+    page.click("#video-form button[type=submit]")
+    page.wait_for_selector("#page-alert #bad-request")
+    assert "more fields than this studio accepts" in page.inner_text("#page-alert")
+    assert page.input_value("#id_prompt") == "Too many fields: a fox in snow"

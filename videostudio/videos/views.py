@@ -209,7 +209,8 @@ def _detail_context(request: HttpRequest, video: Video, **forms: Any) -> dict[st
 def _derive_form(video: Video, kind: str, data: Any = None) -> DeriveForm:
     spec = lineage_spec(video)
     choices = extension_choices(video, spec) if spec and kind == Video.Kind.EXTENSION else []
-    return DeriveForm(data, kind=kind, choices=choices)
+    # Two of these share a page: each names its fields (and their help and error ids) apart.
+    return DeriveForm(data, kind=kind, choices=choices, auto_id=f"id_{kind}_%s")
 
 
 @login_required

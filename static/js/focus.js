@@ -11,9 +11,9 @@
   var FOCUSABLE = "a[href], button, input:not([type=hidden]), select, textarea, video[controls], [tabindex]";
   var pending = null;
 
-  function focusables(root) {
+  function focusables(root, withDisabled) {
     return Array.prototype.filter.call(root.querySelectorAll(FOCUSABLE), function (el) {
-      return !el.disabled && el.getAttribute("tabindex") !== "-1";
+      return (withDisabled || !el.disabled) && el.getAttribute("tabindex") !== "-1";
     });
   }
 
@@ -31,7 +31,7 @@
       if (up.id) anchors.push(up.id);
     }
     var near = anchors.length ? document.getElementById(anchors[0]) : null;
-    var all = near ? focusables(near) : [];
+    var all = near ? focusables(near, true) : [];
     var sig = signature(el);
     var typed = (el.tagName === "TEXTAREA" || el.tagName === "INPUT") && el.value !== el.defaultValue;
     return {
@@ -79,17 +79,43 @@
     var target = find(was);
     if (!target) return;
     target.focus({preventScroll: true});
-    if (was.value !== null && target.tagName === was.tag && target.value === target.defaultValue) {
+    if (was.value !== null && target.tagName === was.tag && target.value === "") {
       target.value = was.value;
       try { target.setSelectionRange(was.start, was.end); } catch (e) { /* not a text field */ }
     }
   }
 
+  // A button that htmx disables while its request runs (hx-disabled-elt) loses the focus
+  // at once: it is remembered, and stands for the focus until its request is answered.
+  var held = null, lost = null;
+
+  document.addEventListener("htmx:beforeRequest", function () {
+    var el = document.activeElement;
+    held = el && el !== document.body ? el : null;
+  });
+
+  // Sent in the same task as beforeRequest, after htmx disabled what it disables.
+  document.addEventListener("htmx:beforeSend", function () {
+    if (held && held.disabled) lost = held;
+  });
+
   document.addEventListener("htmx:beforeSwap", function () {
     var el = document.activeElement;
+    if ((!el || el === document.body) && lost && lost.isConnected) el = lost;
     if (!el || el === document.body || pending) return;
     pending = describe(el);
     // htmx swaps (out-of-band parts included) in the same task, without a swap delay here.
     setTimeout(restore, 0);
+  });
+
+  // Answered without replacing it (a refusal, nothing to swap): it gets the focus back
+  // once htmx enables it again (another request's answer may come first).
+  document.addEventListener("htmx:afterRequest", function () {
+    setTimeout(function () {
+      if (!lost || lost.disabled) return;
+      var now = document.activeElement;
+      if (lost.isConnected && (!now || now === document.body)) lost.focus({preventScroll: true});
+      lost = null;
+    }, 0);
   });
 })();

@@ -33,7 +33,9 @@
     var near = anchors.length ? document.getElementById(anchors[0]) : null;
     var all = near ? focusables(near, true) : [];
     var sig = signature(el);
-    var typed = (el.tagName === "TEXTAREA" || el.tagName === "INPUT") && el.value !== el.defaultValue;
+    var text = el.tagName === "TEXTAREA" ||
+      (el.tagName === "INPUT" && /^(text|search|email|url|tel|number)$/.test(el.type));
+    var typed = text && el.value !== el.defaultValue;
     return {
       el: el, id: el.id, anchors: anchors, sig: sig, tag: el.tagName,
       sigIndex: all.filter(function (e) { return signature(e) === sig; }).indexOf(el),
@@ -61,9 +63,9 @@
       if (bySig.length) return near ? pick(bySig, was.sigIndex) : bySig[0];
       var byTag = all.filter(function (e) { return e.tagName === was.tag; });
       if (near && byTag.length) return pick(byTag, was.tagIndex);
-      if (all.length) return all[0];
-      // Nothing in it can take the focus (the button went with the state that showed
-      // it): the region itself does, rather than <body>.
+      if (near && all.length) return all[0];
+      // Nothing like it is left (the button went with the state that showed it): the
+      // region itself takes the focus, rather than <body>.
       if (!anchor.hasAttribute("tabindex")) anchor.setAttribute("tabindex", "-1");
       return anchor;
     }

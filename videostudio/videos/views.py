@@ -220,7 +220,8 @@ def _detail_context(
 
 
 def _derive_form(video: Video, kind: str, data: Any = None) -> DeriveForm:
-    return DeriveForm(data, kind=kind, source=video)
+    # Two of these share a page: each names its fields (and their help and error ids) apart.
+    return DeriveForm(data, kind=kind, source=video, auto_id=f"id_{kind}_%s")
 
 
 @login_required

@@ -193,3 +193,31 @@ def test_a_teammates_video_i_build_on_needs_my_attention_in_its_last_hour(
     attention = html.split('aria-label="Needs attention"')[1].split("</section>")[0]
     assert "their harbour" in attention and "goes in" in attention
     assert "their forest" not in attention and "their secret" not in attention
+
+
+def test_quiet_videos_never_crowd_out_what_needs_attention(member: Client, owner: Any) -> None:
+    now = timezone.now()
+    for n in range(25):  # a busy hour: fresh, saved, nothing to do
+        a_video(owner=owner, prompt=f"quiet {n}", expires_at=now + timedelta(minutes=20 + n))
+    a_video(owner=owner, prompt="never saved", archived_at=None, video_file="",
+            archive_error="disk full", expires_at=None)  # fmt: skip
+    built_on = a_video(owner=owner, prompt="being built on", expires_at=now + timedelta(minutes=59))
+    a_video(owner=owner, kind="remix", parent=built_on, root=built_on)
+    html = member.get(reverse("videos:list")).content.decode()
+    attention = html.split('aria-label="Needs attention"')[1].split("</section>")[0]
+    assert "never saved" in attention and "being built on" in attention
+    assert "quiet" not in attention
+
+
+def test_the_calm_notice_says_only_what_can_still_be_made(owner: Any) -> None:
+    from videostudio.videos.expiry import video_cards
+
+    now = timezone.now()
+    roomy = a_video(owner=owner, seconds=100, expires_at=now + timedelta(minutes=50))
+    full = a_video(owner=owner, seconds=118, expires_at=now + timedelta(minutes=50))
+    veo = a_video(owner=owner, model="Veo-3", expires_at=now + timedelta(minutes=50))
+    cards = {card.video.pk: card.notice for card in video_cards([roomy, full, veo], now=now)}
+    assert cards[roomy.pk] and cards[roomy.pk].ways == "remixed or extended"
+    assert cards[full.pk] and cards[full.pk].ways == "remixed"  # 118 s of Sora's 120
+    assert "can be remixed until" in cards[full.pk].message
+    assert cards[veo.pk] is None  # Veo makes nothing from a video

@@ -100,7 +100,7 @@ def test_the_login_page_with_and_without_errors(client: Client) -> None:
     make_user("olivia")
     check(client.get(reverse("login")))
     wrong = check(client.post(reverse("login"), {"username": "olivia", "password": "nope"}))
-    assert "Please enter a correct username and password" in wrong
+    assert "That username and password do not match an account here" in wrong
     blank = check(client.post(reverse("login"), {"username": "", "password": ""}))
     assert "id_username_error" in describedby(blank)
 

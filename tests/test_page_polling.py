@@ -176,3 +176,56 @@ def test_a_search_asked_twice_is_one_history_entry(client: Client, owner: Any) -
         headers={**HTMX, "HX-Current-URL": "http://testserver/gallery/?sort=newest&q=cat&model="},
     )
     assert again.headers["HX-Push-Url"] == "false"
+
+
+@pytest.mark.django_db
+def test_a_saved_video_with_an_hour_left_is_asked_after_once_at_its_expiry(
+    client: Client, owner: Any
+) -> None:
+    start = timezone.now() + timedelta(seconds=2)
+    video = a_video(owner=owner, expires_at=start + timedelta(minutes=59))
+    client.force_login(owner)
+    clock = FakeClock(start.timestamp())
+    with clock.travelling():
+        html = client.get(reverse("videos:detail", args=[video.pk])).content.decode()
+        url, every = _poller(html)
+        assert url is not None and every is not None
+        assert 59 * 60_000 <= every <= 59 * 60_000 + 2_000  # not at -30 or -60 min
+        clock.advance(40 * 60)  # a turn (a tab woken, say) half an hour before: nothing
+        quiet = client.get(url, headers=HTMX)
+        assert quiet.status_code == 200 and "hx-swap-oob" not in quiet.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_redrawn_video_page_leaves_remix_and_extend_alone_while_they_say_the_same(
+    client: Client, owner: Any
+) -> None:
+    video = a_video(owner=owner, expires_at=timezone.now() + timedelta(minutes=50))
+    client.force_login(owner)
+    html = client.get(reverse("videos:detail", args=[video.pk])).content.decode()
+    url, _ = _poller(html)
+    assert url is not None and "derive=f.f" in url
+    Video.objects.filter(pk=video.pk).update(title="renamed", updated_at=timezone.now())
+    body = client.get(url, headers=HTMX).content.decode()
+    assert body.count('hx-swap-oob="true"') == 1  # the panel, not the forms being typed in
+    assert 'id="derive-remix"' not in body
+    # A page that cannot say what it shows gets every section back.
+    body = client.get(url.replace("derive=f.f", "derive=junk"), headers=HTMX).content.decode()
+    assert body.count('hx-swap-oob="true"') == 3
+
+
+@pytest.mark.django_db
+def test_needs_attention_follows_the_cards_as_they_change(client: Client, owner: Any) -> None:
+    video = a_video(owner=owner, prompt="saving it", archived_at=None, video_file="",
+                    next_poll_at=timezone.now(), expires_at=timezone.now() + timedelta(minutes=10))  # fmt: skip
+    client.force_login(owner)
+    html = client.get(reverse("videos:list")).content.decode()
+    assert "It is being saved now." in html.split('id="attention"')[1]
+    url, _ = _poller(html)
+    assert url is not None
+    Video.objects.filter(pk=video.pk).update(
+        archived_at=timezone.now(), video_file="v.mp4", next_poll_at=None, updated_at=timezone.now()
+    )
+    body = client.get(url, headers=HTMX).content.decode()
+    assert '<div id="attention" hx-swap-oob="true">' in body
+    assert "Needs attention" not in body  # saved: nothing is left to do

@@ -653,3 +653,16 @@ def test_a_catalog_action_sent_without_an_action_or_rows_says_so(
     assert message in text(response)
     entry.refresh_from_db()
     assert entry.enabled
+
+
+def test_fields_checked_by_plain_functions_are_refused_not_crashed_on() -> None:
+    # validate_ipv46_address and validate_image_file_extension are functions: no words
+    # of their own to replace, and no reason to fail the whole form.
+    class Addresses(own_forms.OwnWords, forms.Form):
+        address = forms.GenericIPAddressField(label="Address")
+        picture = forms.ImageField(label="Picture", required=False)
+
+    form = Addresses({"address": "not an address"})
+    assert not form.is_valid()
+    assert list(form.errors) == ["address"]
+    assert Addresses({"address": "127.0.0.1"}).is_valid()

@@ -383,43 +383,42 @@ def test_flat_edges_kit_really_has_flat_edges() -> None:
     assert left == right == (128, 128, 128)
 
 
+def _swept(owner: Any, transport: Any, clock: FakeClock) -> Video:
+    """A job sent through `transport`, finished, and taken in by one tracker sweep."""
+    from videostudio.videos import tracking
+
+    client = ProviderClient(
+        base_url="http://simulator.test/v1",
+        api_key="sk-test",
+        transport=transport,
+        sleep=lambda seconds: None,
+    )
+    try:
+        video = _submit(owner, client)
+        clock.advance(30)
+        Video.objects.exclude(next_poll_at=None).update(next_poll_at=timezone.now())
+        tracking.videos_sweep(client=client, seconds=10)
+    finally:
+        client.close()
+    video.refresh_from_db()
+    return video
+
+
 @pytest.mark.django_db
 def test_the_sweep_archives_with_the_catalogs_pin_and_the_providers_word(
     owner: Any, simulator: Simulator, clock: FakeClock
 ) -> None:
-    from videostudio.videos import tracking
 
     entry = CatalogEntry.objects.get(name="Sora-2")
     entry.sprite_columns, entry.sprite_rows = 5, 2
     entry.save()
-    plain = ProviderClient(
-        base_url="http://simulator.test/v1",
-        api_key="sk-test",
-        transport=simulator.transport(),
-        sleep=lambda seconds: None,
-    )
-    pinned = _submit(owner, plain)
-    clock.advance(30)
-    Video.objects.exclude(next_poll_at=None).update(next_poll_at=timezone.now())
-    tracking.videos_sweep(client=plain, seconds=10)
-    plain.close()
-    pinned.refresh_from_db()
+    pinned = _swept(owner, simulator.transport(), clock)
     assert pinned.is_archived and pinned.sprite_source == "catalog"
     assert (pinned.sprite_columns, pinned.sprite_rows, pinned.sprite_frames) == (5, 2, 10)
 
     # The provider's word, seen when it was polled, outranks the pin at archiving.
-    saying = ProviderClient(
-        base_url="http://simulator.test/v1",
-        api_key="sk-test",
-        transport=SaysLayout(simulator.transport(), {"columns": 5, "rows": 2, "frames": 8}),
-        sleep=lambda seconds: None,
-    )
-    said = _submit(owner, saying)
-    clock.advance(30)
-    Video.objects.exclude(next_poll_at=None).update(next_poll_at=timezone.now())
-    tracking.videos_sweep(client=saying, seconds=10)
-    saying.close()
-    said.refresh_from_db()
+    layout = {"columns": 5, "rows": 2, "frames": 8}
+    said = _swept(owner, SaysLayout(simulator.transport(), layout), clock)
     assert said.is_archived and said.sprite_source == "provider"
     assert said.sprite_frames == 8
 
@@ -439,3 +438,32 @@ def test_a_pin_needs_both_columns_and_rows_and_two_tiles() -> None:
     entry.sprite_columns, entry.sprite_rows = 5, 4
     entry.full_clean()
     assert entry.to_spec().sprite_pin == (5, 4)
+
+
+@pytest.mark.django_db
+def test_the_command_skips_a_sheet_storage_will_not_give_and_goes_on(
+    owner: Any, capsys: Any, monkeypatch: Any
+) -> None:
+    from videostudio.videos.management.commands import sprites_detect
+
+    broken = archived_video(
+        owner, spritesheet=_jpeg_bytes(sheet(5, 2, frame_size=PORTRAIT, seed=5))
+    )
+    fine = archived_video(owner, spritesheet=_jpeg_bytes(sheet(5, 2, frame_size=PORTRAIT, seed=6)))
+    real = sprites_detect.video_sprites_detect
+
+    class ClientError(Exception):  # what boto3 raises for a bucket that says no
+        pass
+
+    def detect(*, video: Video, save: bool) -> Any:
+        if video.pk == broken.pk:
+            raise ClientError("AccessDenied")
+        return real(video=video, save=save)
+
+    monkeypatch.setattr(sprites_detect, "video_sprites_detect", detect)
+    call_command("sprites_detect")
+    out, err = capsys.readouterr()
+    assert f"Video {broken.pk}: its spritesheet could not be read (AccessDenied)" in err
+    assert "Read 1 spritesheets" in out and "1 could not be read" in out
+    fine.refresh_from_db()
+    assert (fine.sprite_columns, fine.sprite_rows) == (5, 2)

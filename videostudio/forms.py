@@ -208,7 +208,10 @@ def _reword(field: forms.Field, name: str, *, model_form: bool) -> None:
     validator: Any
     for validator in field.validators:
         worded_by = getattr(validator, "message", None) or getattr(validator, "messages", {})
-        if is_stock(worded_by) or (isinstance(worded_by, dict) and is_stock(worded_by["invalid"])):
+        # A plain function validator (validate_ipv46_address, ...) has no words to read.
+        if is_stock(worded_by) or (
+            isinstance(worded_by, dict) and is_stock(worded_by.get("invalid"))
+        ):
             words = validator_words(validator, label)
             if words is not None:
                 validator = copy.copy(validator)  # Django shares some between fields

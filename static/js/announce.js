@@ -7,6 +7,8 @@
 (function () {
   "use strict";
   var seen = new Map(); // card id -> the phase it was in
+  var said = new Set(); // card id + phase already announced (a page restored from
+  // history shows cards as they were, working: they are not announced again)
   var unseen = 0;
   var title = document.title;
 
@@ -21,7 +23,12 @@
     unseen += 1;
     document.title = "(" + unseen + ") " + title;
     if (mine && "Notification" in window && Notification.permission === "granted") {
-      new Notification("videostudio", {body: text, tag: "videostudio-" + text});
+      try {
+        new Notification("videostudio", {body: text, tag: "videostudio-" + text});
+      } catch (error) {
+        // Some browsers (Chrome on Android) only notify from a service worker: the
+        // title and the live region have said it.
+      }
     }
   }
 
@@ -31,7 +38,10 @@
       var before = seen.get(card.id), now = card.dataset.phase;
       seen.set(card.id, now);
       if (now === "working") working = true;
-      if (announce && before === "working" && now !== "working" && card.dataset.announce) {
+      var key = card.id + " " + now;
+      if (announce && before === "working" && now !== "working" && card.dataset.announce
+          && !said.has(key)) {
+        said.add(key);
         say(card.dataset.announce, card.hasAttribute("data-mine"));
       }
     });

@@ -106,12 +106,16 @@
     el.replaceWith(video);
     video.focus();
   });
-  // A card the progress poller redraws (its notice changed, say) keeps the video that
-  // plays in it: the new card takes the old media, so playback goes on uninterrupted.
+  // A card (or a video's page) the progress poller redraws, its notice changed say,
+  // keeps the video that plays in it: the new content takes the old player, so
+  // playback goes on uninterrupted.
   document.addEventListener("htmx:oobBeforeSwap", function (event) {
-    var old = event.detail.target;
-    var playing = old && old.querySelector && old.querySelector(".media video");
-    var fresh = event.detail.fragment && event.detail.fragment.querySelector(".media");
-    if (playing && fresh) fresh.replaceWith(playing.closest(".media"));
+    var old = event.detail.target, fragment = event.detail.fragment;
+    if (!old || !old.querySelector || !fragment) return;
+    var playing = old.querySelector(".media video, .player video");
+    if (!playing || (playing.paused && playing.currentTime === 0)) return;
+    var box = playing.closest(".media, .player");
+    var fresh = fragment.querySelector(box.classList.contains("media") ? ".media" : ".player");
+    if (fresh) fresh.replaceWith(box);
   });
 })();

@@ -15,12 +15,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 from django.utils.formats import date_format
 
 from videostudio.catalog.models import CatalogEntry
-from videostudio.videos.lineage import family_facts
+from videostudio.provider.catalog import ModelSpec
+from videostudio.videos.lineage import extension_choices, family_facts
 from videostudio.videos.models import Video
 
 URGENT = timedelta(hours=1)
@@ -28,6 +29,7 @@ URGENT = timedelta(hours=1)
 BUILDING = timedelta(hours=1)
 # Levels a person should act on: "Needs attention" lists these, and they look it.
 LOUD = ("urgent", "lost")
+ATTENTION_MOST = 20  # the most "Needs attention" lists (the unsaved first)
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class ExpiryNotice:
     message: str  # what it means, without the time left (the page counts that down)
     left: str = ""  # the time left when the page was drawn ("40 min")
     until: str = ""  # the clock time it ends ("18:04")
+    ways: str = "remixed or extended"  # what can still be made from it
 
     @property
     def loud(self) -> bool:
@@ -71,12 +74,18 @@ def until(moment: datetime, *, now: datetime) -> str:
 
 
 def expiry_notice(
-    video: Video, *, now: datetime | None = None, can_build: bool, building_on: bool = False
+    video: Video,
+    *,
+    now: datetime | None = None,
+    can_build: bool,
+    building_on: bool = False,
+    ways: str = "remixed or extended",
 ) -> ExpiryNotice | None:
     """What a card says about the provider's deadline, if anything.
 
-    `can_build`: the model can remix or extend, so that chance ends with the copy.
-    `building_on`: someone is building on this video now, so losing it matters."""
+    `can_build`: the video can be remixed or extended (`ways` says which), so that
+    chance ends with the copy. `building_on`: someone is building on this video now,
+    so losing it matters."""
     if video.expires_at is None or video.status != Video.Status.COMPLETED:
         return None
     now = now or timezone.now()
@@ -94,15 +103,15 @@ def expiry_notice(
         return ExpiryNotice(
             "calm",
             video.expires_at,
-            f"It can be remixed or extended until {until(video.expires_at, now=now)}.",
+            f"It can be {ways} until {until(video.expires_at, now=now)}.",
             humanize(left),
             until(video.expires_at, now=now),
+            ways,
         )
     return ExpiryNotice(
         "urgent" if left <= URGENT else "soon",
         video.expires_at,
-        "After that it can no longer be remixed or extended: make what you still want "
-        "from it first.",
+        f"After that it can no longer be {ways}: make what you still want from it first.",
         humanize(left),
     )
 
@@ -124,12 +133,28 @@ def _unsaved(video: Video, expires_at: datetime, left: timedelta) -> ExpiryNotic
     )
 
 
-def buildable_models() -> set[str]:
-    """Models (lower-case) members may remix or extend now: one query."""
+def buildable_specs() -> dict[str, ModelSpec]:
+    """The models (by lower-case name) members may remix or extend now: one query."""
     entries = CatalogEntry.objects.filter(enabled=True, retired_at__isnull=True).filter(
         Q(remix=True) | Q(extend=True)
     )
-    return {name.lower() for name in entries.values_list("name", flat=True)}
+    return {entry.name.lower(): entry.to_spec() for entry in entries}
+
+
+def buildable_models() -> set[str]:
+    """Models (lower-case) members may remix or extend now: one query."""
+    return set(buildable_specs())
+
+
+def build_ways(video: Video, spec: ModelSpec | None) -> str:
+    """What can still be made from `video` while the provider keeps its copy, in
+    words ("remixed or extended", "remixed", "extended"; "" for nothing)."""
+    if spec is None:
+        return ""
+    ways = ["remixed"] if spec.remix else []
+    if spec.extend and extension_choices(video, spec):
+        ways.append("extended")  # not once the lineage is at the model's cap
+    return " or ".join(ways)
 
 
 @dataclass(frozen=True)
@@ -147,49 +172,52 @@ def video_cards(videos: list[Video], *, now: datetime | None = None) -> list[Car
     if not videos:
         return []
     now = now or timezone.now()
-    buildable = buildable_models()
+    specs = buildable_specs()
     facts = family_facts(videos, now=now, recent=BUILDING)
-    return [
-        Card(
+    cards = []
+    for video in videos:
+        ways = build_ways(video, specs.get(video.model.lower()))
+        notice = expiry_notice(
             video,
-            expiry_notice(
-                video,
-                now=now,
-                can_build=video.model.lower() in buildable,
-                building_on=video.pk in facts.building_on,
-            ),
-            facts.counts.get(video.pk, 0),
+            now=now,
+            can_build=bool(ways),
+            building_on=video.pk in facts.building_on,
+            ways=ways or "remixed or extended",
         )
-        for video in videos
-    ]
+        cards.append(Card(video, notice, facts.counts.get(video.pk, 0)))
+    return cards
 
 
 def needs_attention(user: Any, *, now: datetime | None = None) -> list[Card]:
     """What needs the member now: their videos whose files are not saved (the saving
     failed, or the provider's copy goes soon), and the copy of any video being built
     on (theirs, or a teammate's they made a remix or extension from within the hour)
-    going within the hour."""
+    going within the hour. Chosen in SQL, so quiet videos never crowd these out."""
     now = now or timezone.now()
+    me = getattr(user, "pk", None)
     risk = timedelta(minutes=settings.VIDEOSTUDIO_ARCHIVE_RISK_MINUTES)
     going = Q(expires_at__gt=now, expires_at__lte=now + URGENT)
-    mine = Q(owner_id=getattr(user, "pk", None)) & (
-        Q(archived_at__isnull=True, next_poll_at__isnull=True)
-        | Q(archived_at__isnull=True, expires_at__lte=now + risk)
-        | going
-    )
-    building = (
-        Q(
-            pk__in=Video.objects.filter(
-                owner_id=getattr(user, "pk", None), created_at__gte=now - BUILDING
-            ).values("parent_id")
+    built_on = Exists(
+        Video.objects.filter(parent_id=OuterRef("pk"), deleted_at__isnull=True).filter(
+            Q(created_at__gte=now - BUILDING) | Q(next_poll_at__isnull=False)
         )
-        & going
+    )
+    mine_unsaved = Q(owner_id=me, archived_at__isnull=True) & (
+        Q(next_poll_at__isnull=True) | Q(expires_at__lte=now + risk)
+    )
+    i_build_on = Q(
+        pk__in=Video.objects.filter(owner_id=me, created_at__gte=now - BUILDING).values("parent_id")
     )
     videos = list(
         Video.objects.visible_to(user)
         .filter(status=Video.Status.COMPLETED)
-        .filter(mine | building)
-        .order_by("expires_at")[:20]
+        .filter(
+            mine_unsaved
+            | (going & (Q(owner_id=me, archived_at__isnull=False) & built_on | i_build_on))
+        )
+        .order_by(
+            F("archived_at").asc(nulls_first=True), F("expires_at").asc(nulls_first=True), "pk"
+        )[:ATTENTION_MOST]
     )
     return [
         card
@@ -200,15 +228,19 @@ def needs_attention(user: Any, *, now: datetime | None = None) -> list[Card]:
 
 def notice_moments(video: Video, *, now: datetime) -> list[datetime]:
     """When this video's notice changes by the clock alone, from now on: its copy
-    expires (the countdown ends, remix and extend go), a warning turns urgent, an
-    unsaved video turns at risk. From the row alone, no query: a page asks once
-    more then, and is told."""
+    expires (the countdown ends; remix and extend go), or, for a video not saved here,
+    saving turns at risk. From the row alone, no query: a page asks once more then,
+    and is told. (A warning turning urgent in the last hour is the page's own doing:
+    static/js/countdown.js.)"""
     if video.status != Video.Status.COMPLETED or video.expires_at is None:
         return []
     horizon = now + max(timedelta(hours=settings.VIDEOSTUDIO_EXPIRY_WARNING_HOURS), URGENT)
-    risk = timedelta(minutes=settings.VIDEOSTUDIO_ARCHIVE_RISK_MINUTES)
-    moments = (video.expires_at - URGENT, video.expires_at - risk, video.expires_at)
-    return sorted(m for m in moments if now < m <= horizon)
+    moments = [video.expires_at]
+    if not video.is_archived:
+        moments.insert(
+            0, video.expires_at - timedelta(minutes=settings.VIDEOSTUDIO_ARCHIVE_RISK_MINUTES)
+        )
+    return [m for m in moments if now < m <= horizon]
 
 
 def notice_changed(video: Video, *, since: datetime, now: datetime) -> bool:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -37,6 +39,7 @@ MEDIA = {
     "reference": ("reference_image", "image/jpeg", "jpg"),
 }
 MAX_POLLED = 200
+DERIVE_STATE = re.compile(r"(f|r[0-9a-f]{8})\.(f|r[0-9a-f]{8})")
 
 
 @login_required
@@ -198,6 +201,17 @@ def _derive_sections(video: Video, **forms: Any) -> dict[str, dict[str, Any]]:
     return sections
 
 
+def _derive_state(sections: dict[str, dict[str, Any]]) -> str:
+    """What the page's remix and extend sections show, in short ("f" a form, else a
+    digest of the refusal): the poller sends it back, so a section is redrawn only
+    when what it says changes, never under what a member is typing."""
+    return ".".join(
+        "f" if section["refusal"] is None
+        else "r" + hashlib.sha256(section["refusal"].encode()).hexdigest()[:8]
+        for section in sections.values()
+    )  # fmt: skip
+
+
 def _detail_context(
     request: HttpRequest,
     video: Video,
@@ -210,7 +224,7 @@ def _detail_context(
     return {
         "video": video,
         "card": video_cards([video])[0],
-        "poller": _poller([video], "detail"),
+        "poller": _poller([video], "detail", derive=_derive_state(derive)),
         "edit_form": edit_form or _edit_form(video),
         "can_edit": video.can_edit(request.user),
         "tree": family_tree(video, request.user),
@@ -371,16 +385,28 @@ def video_progress(request: HttpRequest) -> HttpResponse:
         [v for v in videos if v.updated_at > since or notice_changed(v, since=since, now=now)],
         now=now,
     )
-    poller = _poller(videos, view, now=now)
-    template = f"videos/{'detail' if view == 'detail' else 'list'}.html#progress"
-    context: dict[str, Any] = {"changed": changed, "poller": poller}
+    shown = request.GET.get("derive", "")
+    derive = shown if DERIVE_STATE.fullmatch(shown) else ""
+    context: dict[str, Any] = {"changed": changed}
     if view == "detail" and changed:
         # A job that just finished can now be remixed and extended (and one whose copy
-        # expired no longer can): redraw those too.
-        context["derive"] = _derive_sections(changed[0].video)
+        # expired no longer can): redraw those sections whose word changed, only.
+        sections = _derive_sections(changed[0].video)
+        derive, before = _derive_state(sections), derive.split(".")
+        context["derive"] = [
+            section
+            for section, now_says, said in zip(
+                sections.values(), derive.split("."), before + [""] * 2, strict=False
+            )
+            if now_says != said
+        ]
+    poller = context["poller"] = _poller(videos, view, now=now, derive=derive)
+    template = f"videos/{'detail' if view == 'detail' else 'list'}.html#progress"
     if view == "list" and changed:
-        # Costs move as jobs finish: the month's line follows (and the header's balance).
+        # Costs move as jobs finish: the month's line follows (and the header's balance),
+        # and so does what needs attention.
         context["budget"] = points().month(request.user)
+        context["attention"] = needs_attention(request.user, now=now)
     if poller["every_ms"] is None:
         return HttpResponseStopPolling(render(request, template, context).content)
     return render(request, template, context)
@@ -399,15 +425,24 @@ def _since(raw: str) -> datetime:
     return datetime.fromtimestamp(seconds, tz=UTC)
 
 
-def _poller(videos: Any, view: str, *, now: datetime | None = None) -> dict[str, Any]:
-    """What the page's single poller asks about next time, and when."""
+def _poller(
+    videos: Any, view: str, *, now: datetime | None = None, derive: str = ""
+) -> dict[str, Any]:
+    """What the page's single poller asks about next time, and when (and, on a video's
+    page, what its remix and extend sections say: `_derive_state`)."""
     now = now or timezone.now()
     watched = watch(videos, now=now)
     # Look back a second: a change committed while this request ran is sent
     # twice rather than never.
     since = now.timestamp() - 1.0
     every = None if watched.seconds is None else round(watched.seconds * 1000)
-    return {"ids": watched.ids, "every_ms": every, "since": f"{since:.3f}", "view": view}
+    return {
+        "ids": watched.ids,
+        "every_ms": every,
+        "since": f"{since:.3f}",
+        "view": view,
+        "derive": derive,
+    }
 
 
 @login_required

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
+from django.db import DatabaseError
 
 from videostudio.videos.models import Video
 from videostudio.videos.refresh import video_sprites_detect
@@ -31,7 +32,9 @@ class Command(BaseCommand):
             before = (video.sprite_columns, video.sprite_rows, video.sprite_frames)
             try:
                 grid = video_sprites_detect(video=video, save=not dry_run)
-            except OSError as exc:
+            except DatabaseError:
+                raise  # the database is gone: nothing more can be recorded
+            except Exception as exc:  # storage backends raise their own (boto's ClientError)
                 failed += 1
                 self.stderr.write(f"Video {video.pk}: its spritesheet could not be read ({exc}).")
                 continue

@@ -42,7 +42,8 @@ def errors_logged(page: Any) -> list[str]:
 
 def finished(page: Any, count: int) -> None:
     page.wait_for_function(
-        f"() => document.querySelectorAll('.video-card .scrub.play').length >= {count}", timeout=45_000
+        f"() => document.querySelectorAll('.video-card .scrub.play').length >= {count}",
+        timeout=45_000,
     )
 
 

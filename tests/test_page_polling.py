@@ -216,8 +216,9 @@ def test_a_redrawn_video_page_leaves_remix_and_extend_alone_while_they_say_the_s
 
 @pytest.mark.django_db
 def test_needs_attention_follows_the_cards_as_they_change(client: Client, owner: Any) -> None:
+    soon = timezone.now() + timedelta(minutes=10)
     video = a_video(owner=owner, prompt="saving it", archived_at=None, video_file="",
-                    next_poll_at=timezone.now(), expires_at=timezone.now() + timedelta(minutes=10))  # fmt: skip
+                    next_poll_at=timezone.now(), expires_at=soon)  # fmt: skip
     client.force_login(owner)
     html = client.get(reverse("videos:list")).content.decode()
     assert "It is being saved now." in html.split('id="attention"')[1]

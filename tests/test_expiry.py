@@ -217,7 +217,8 @@ def test_the_calm_notice_says_only_what_can_still_be_made(owner: Any) -> None:
     full = a_video(owner=owner, seconds=118, expires_at=now + timedelta(minutes=50))
     veo = a_video(owner=owner, model="Veo-3", expires_at=now + timedelta(minutes=50))
     cards = {card.video.pk: card.notice for card in video_cards([roomy, full, veo], now=now)}
-    assert cards[roomy.pk] and cards[roomy.pk].ways == "remixed or extended"
-    assert cards[full.pk] and cards[full.pk].ways == "remixed"  # 118 s of Sora's 120
-    assert "can be remixed until" in cards[full.pk].message
+    roomy_notice, full_notice = cards[roomy.pk], cards[full.pk]
+    assert roomy_notice and roomy_notice.ways == "remixed or extended"
+    assert full_notice and full_notice.ways == "remixed"  # 118 s of Sora's 120
+    assert "can be remixed until" in full_notice.message
     assert cards[veo.pk] is None  # Veo makes nothing from a video

@@ -105,9 +105,9 @@ def test_my_videos_the_new_video_form_and_a_video_page(page: Any) -> None:
     assert_accessible(page)  # a job in flight
     finished(page, 1)
     assert_accessible(page)
-    # The provider deletes its copy within the hour: the video needs attention, with a countdown.
+    # A fresh, saved video says calmly until when it can be remixed or extended.
     visit(page, "/")
-    assert "Needs attention" in page.inner_text("main")
+    assert page.locator(".video-card .notice.calm").count() >= 1
 
     page.locator(".video-card .prompt a").first.click()
     page.wait_for_selector("#derive-remix form")
@@ -122,6 +122,15 @@ def test_my_videos_the_new_video_form_and_a_video_page(page: Any) -> None:
         described = page.get_attribute(f"#id_{kind}_prompt", "aria-describedby")
         assert described == f"id_{kind}_prompt_error"
     assert_accessible(page)
+    # Once someone builds on it, its copy going within the hour needs attention.
+    original = page.url
+    page.fill("#id_remix_prompt", "as a watercolour")
+    page.click("#derive-remix button[type=submit]")
+    page.wait_for_url(lambda url: url != original)  # the remix's own page
+    visit(page, "/")
+    assert "Needs attention" in page.inner_text("main")
+    page.locator(".video-card .prompt a", has_text="An a11y lighthouse").first.click()
+    page.wait_for_selector("#derive-remix form")
     page.click("text=Delete this video…")
     page.wait_for_url("**/delete/")
     assert_accessible(page)

@@ -90,6 +90,7 @@ def test_the_countdown_ends_in_seconds_and_the_open_page_drops_remix_and_extend(
         timeout=30_000,
     )
     first = int(countdown.inner_text().split()[0])
+    page.fill("#id_remix_prompt", "as a sandcastle at low tide")  # being written at expiry
     page.wait_for_function(
         f"() => parseInt(document.querySelector('.video-panel time.countdown').textContent)"
         f" < {first}",
@@ -98,6 +99,8 @@ def test_the_countdown_ends_in_seconds_and_the_open_page_drops_remix_and_extend(
     # At expiry the page redraws itself: the forms go, saying why; the video still plays.
     page.wait_for_selector("#derive-remix .refusal", timeout=80_000)
     assert "deleted its copy" in page.inner_text("#derive-remix")
+    # What was being written is not lost: the section keeps it to copy.
+    assert "as a sandcastle at low tide" in page.inner_text("#derive-remix .kept")
     assert page.locator("#id_remix_prompt, #id_extension_prompt").count() == 0
     assert page.locator(".video-panel .notice").count() == 0
     assert page.locator(".video-panel video").count() == 1

@@ -46,25 +46,25 @@ def test_a_fresh_saved_video_says_calmly_until_when_it_can_be_remixed(
         assert expiry_notice(video, can_build=True) is None
 
 
-def test_a_copy_someone_builds_on_warns_and_turns_loud_in_its_last_hour(
+def test_a_copy_someone_builds_on_turns_loud_only_in_its_last_minutes(
     owner: Any, settings: Any
 ) -> None:
     settings.VIDEOSTUDIO_EXPIRY_WARNING_HOURS = 24
     now = timezone.now()
-    video = a_video(owner=owner, expires_at=now + timedelta(hours=3))
+    video = a_video(owner=owner, expires_at=now + timedelta(hours=1))
     notice = expiry_notice(video, now=now, can_build=True, building_on=True)
-    assert notice and notice.level == "soon" and not notice.loud and notice.left == "3 h 0 min"
-    notice = expiry_notice(
-        video, now=now + timedelta(hours=2, minutes=20), can_build=True, building_on=True
-    )
-    assert notice and notice.level == "urgent" and notice.loud and notice.left == "40 min"
+    assert notice and notice.level == "calm" and not notice.loud  # an hour is plenty
+    notice = expiry_notice(video, now=now + timedelta(minutes=48), can_build=True, building_on=True)
+    assert notice and notice.level == "urgent" and notice.loud and notice.left == "12 min"
     assert "no longer be remixed or extended" in notice.message
+    quiet = expiry_notice(video, now=now + timedelta(minutes=48), can_build=True)
+    assert quiet and quiet.level == "calm"  # nobody is building on it: nothing to do
 
 
-def test_the_last_hour_still_counts_with_the_threshold_off(owner: Any, settings: Any) -> None:
+def test_the_last_minutes_still_count_with_the_threshold_off(owner: Any, settings: Any) -> None:
     settings.VIDEOSTUDIO_EXPIRY_WARNING_HOURS = 0
     now = timezone.now()
-    video = a_video(owner=owner, expires_at=now + timedelta(minutes=50))
+    video = a_video(owner=owner, expires_at=now + timedelta(minutes=10))
     notice = expiry_notice(video, now=now, can_build=True, building_on=True)
     assert notice and notice.level == "urgent"
     assert expiry_notice(video, now=now - timedelta(hours=2), can_build=True) is None
@@ -97,7 +97,7 @@ def test_needs_attention_lists_only_what_needs_the_member(
 ) -> None:
     now = timezone.now()
     fresh = a_video(owner=owner, prompt="fresh and saved", expires_at=now + timedelta(minutes=55))
-    built_on = a_video(owner=owner, prompt="being built on", expires_at=now + timedelta(minutes=40))
+    built_on = a_video(owner=owner, prompt="being built on", expires_at=now + timedelta(minutes=10))
     a_video(owner=owner, kind="remix", parent=built_on, root=built_on, prompt="its remix",
             expires_at=now + timedelta(hours=2))  # fmt: skip
     a_video(owner=owner, prompt="plenty of time", expires_at=now + timedelta(days=3))
@@ -162,7 +162,7 @@ def test_the_family_view_shows_everyones_visible_videos_of_a_lineage(
     secret = a_video(owner=teammate, kind="remix", parent=root, root=root, private=True)
     html = member.get(reverse("videos:list")).content.decode()
     card = html.split(f'id="video-{root.pk}"')[1].split("</article>")[0]
-    assert "3 remixes and extensions from this" in card
+    assert "3 videos made from this" in card
     family = member.get(reverse("videos:list"), {"family": str(extension.pk)}).content.decode()
     assert "Family of" in family
     for video in (root, remix, extension):
@@ -183,11 +183,11 @@ def test_a_teammates_video_i_build_on_needs_my_attention_in_its_last_hour(
     member: Client, owner: Any, teammate: Any
 ) -> None:
     now = timezone.now()
-    theirs = a_video(owner=teammate, prompt="their harbour", expires_at=now + timedelta(minutes=30))
-    a_video(owner=teammate, prompt="their forest", expires_at=now + timedelta(minutes=30))
+    theirs = a_video(owner=teammate, prompt="their harbour", expires_at=now + timedelta(minutes=10))
+    a_video(owner=teammate, prompt="their forest", expires_at=now + timedelta(minutes=10))
     a_video(owner=owner, kind="remix", parent=theirs, root=theirs, prompt="my remix of it")
     secret = a_video(owner=teammate, prompt="their secret", private=True,
-                     expires_at=now + timedelta(minutes=30))  # fmt: skip
+                     expires_at=now + timedelta(minutes=10))  # fmt: skip
     a_video(owner=owner, kind="remix", parent=secret, root=secret)  # made before it went private
     html = member.get(reverse("videos:list")).content.decode()
     attention = html.split('aria-label="Needs attention"')[1].split("</section>")[0]
@@ -201,7 +201,7 @@ def test_quiet_videos_never_crowd_out_what_needs_attention(member: Client, owner
         a_video(owner=owner, prompt=f"quiet {n}", expires_at=now + timedelta(minutes=20 + n))
     a_video(owner=owner, prompt="never saved", archived_at=None, video_file="",
             archive_error="disk full", expires_at=None)  # fmt: skip
-    built_on = a_video(owner=owner, prompt="being built on", expires_at=now + timedelta(minutes=59))
+    built_on = a_video(owner=owner, prompt="being built on", expires_at=now + timedelta(minutes=12))
     a_video(owner=owner, kind="remix", parent=built_on, root=built_on)
     html = member.get(reverse("videos:list")).content.decode()
     attention = html.split('aria-label="Needs attention"')[1].split("</section>")[0]
@@ -222,3 +222,14 @@ def test_the_calm_notice_says_only_what_can_still_be_made(owner: Any) -> None:
     assert full_notice and full_notice.ways == "remixed"  # 118 s of Sora's 120
     assert "can be remixed until" in full_notice.message
     assert cards[veo.pk] is None  # Veo makes nothing from a video
+
+
+def test_building_on_a_video_still_being_saved_is_not_a_failure(member: Client, owner: Any) -> None:
+    now = timezone.now()
+    saving = a_video(owner=owner, prompt="still saving", archived_at=None, video_file="",
+                     next_poll_at=now, expires_at=now + timedelta(minutes=10))  # fmt: skip
+    a_video(owner=owner, kind="extension", parent=saving, root=saving, running=True)
+    html = member.get(reverse("videos:list")).content.decode()
+    attention = html.split('id="attention"')[1].split("</div>\n")[0]
+    assert "saving its files failed" not in attention
+    assert "being saved now" in attention  # at risk (10 min left), and said so calmly

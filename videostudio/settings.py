@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "django.contrib.humanize",  # "just now", "3 minutes ago" (naturaltime)
     "django_htmx",
     "csp",
     "template_partials",

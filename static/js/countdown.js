@@ -24,17 +24,8 @@
   function set(el, text) {
     if (el.textContent !== text) el.textContent = text;
   }
-  // A warning on a copy someone builds on turns urgent in its last hour, here rather
-  // than by a redraw (which would reset what is being typed on the page).
   function tick() {
-    document.querySelectorAll("time.countdown").forEach(function (el) {
-      set(el, left(el));
-      var notice = el.closest(".notice.soon");
-      if (notice && Date.parse(el.getAttribute("datetime")) - Date.now() <= 3600000) {
-        notice.classList.replace("soon", "urgent");
-        notice.dataset.level = "urgent";
-      }
-    });
+    document.querySelectorAll("time.countdown").forEach(function (el) { set(el, left(el)); });
   }
   function clocks() {
     document.querySelectorAll("time.clock").forEach(function (el) { set(el, clock(el)); });

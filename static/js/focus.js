@@ -120,4 +120,22 @@
       lost = null;
     }, 0);
   });
+
+  // A form redrawn without its text box (the provider's copy expired under a remix
+  // being written, say) keeps what was typed on the page, to copy elsewhere.
+  document.addEventListener("htmx:oobBeforeSwap", function (event) {
+    var old = event.detail.target, fragment = event.detail.fragment;
+    if (!old || !old.querySelectorAll || !fragment) return;
+    var typed = Array.prototype.filter.call(old.querySelectorAll("textarea"), function (box) {
+      return box.value.trim() !== "";
+    });
+    var fresh = fragment.firstElementChild;
+    if (!typed.length || !fresh || fresh.querySelector("textarea")) return;
+    typed.forEach(function (box) {
+      var kept = document.createElement("p");
+      kept.className = "kept";
+      kept.textContent = "What you wrote, not sent: " + box.value;
+      fresh.appendChild(kept);
+    });
+  });
 })();

@@ -24,9 +24,12 @@ from videostudio.provider.catalog import ModelSpec
 from videostudio.videos.lineage import extension_choices, family_facts
 from videostudio.videos.models import Video
 
-URGENT = timedelta(hours=1)
-# A remix or extension made from a video this recently means someone is building on it.
-BUILDING = timedelta(hours=1)
+# The provider's copy of a video someone is building on turns loud this close to its end...
+URGENT = timedelta(minutes=15)
+# ...where "building on" means a remix or extension of it is in flight, or was made this
+# recently. (The copy lasts about an hour: anything longer would make every video
+# anyone remixed loud for the rest of its life.)
+BUILDING = timedelta(minutes=15)
 # Levels a person should act on: "Needs attention" lists these, and they look it.
 LOUD = ("urgent", "lost")
 ATTENTION_MOST = 20  # the most "Needs attention" lists (the unsaved first)
@@ -35,8 +38,8 @@ ATTENTION_MOST = 20  # the most "Needs attention" lists (the unsaved first)
 @dataclass(frozen=True)
 class ExpiryNotice:
     # "calm": it can be remixed or extended until then; nothing is at risk.
-    # "soon": someone builds on it and the copy goes within the warning hours.
-    # "urgent": the same within the hour, or the video is not saved here yet.
+    # "urgent": someone builds on it and its copy goes within URGENT, or the video is
+    #   not saved here yet and saving is at risk.
     # "lost": the provider's copy is gone and none was saved here.
     level: str
     expires_at: datetime
@@ -99,7 +102,7 @@ def expiry_notice(
     horizon = max(timedelta(hours=settings.VIDEOSTUDIO_EXPIRY_WARNING_HOURS), URGENT)
     if left > horizon:
         return None
-    if not building_on:
+    if not (building_on and left <= URGENT):
         return ExpiryNotice(
             "calm",
             video.expires_at,
@@ -109,7 +112,7 @@ def expiry_notice(
             ways,
         )
     return ExpiryNotice(
-        "urgent" if left <= URGENT else "soon",
+        "urgent",
         video.expires_at,
         f"After that it can no longer be {ways}: make what you still want from it first.",
         humanize(left),
@@ -228,14 +231,14 @@ def needs_attention(user: Any, *, now: datetime | None = None) -> list[Card]:
 
 def notice_moments(video: Video, *, now: datetime) -> list[datetime]:
     """When this video's notice changes by the clock alone, from now on: its copy
-    expires (the countdown ends; remix and extend go), or, for a video not saved here,
-    saving turns at risk. From the row alone, no query: a page asks once more then,
-    and is told. (A warning turning urgent in the last hour is the page's own doing:
-    static/js/countdown.js.)"""
+    expires (the countdown ends; remix and extend go), turns loud if someone builds on
+    it, or, for a video not saved here, saving turns at risk. From the row alone, no
+    query: a page asks once more then, and is told (a redraw leaves forms being typed
+    in alone, and a playing video plays on)."""
     if video.status != Video.Status.COMPLETED or video.expires_at is None:
         return []
     horizon = now + max(timedelta(hours=settings.VIDEOSTUDIO_EXPIRY_WARNING_HOURS), URGENT)
-    moments = [video.expires_at]
+    moments = [video.expires_at - URGENT, video.expires_at]  # loud if built on, then gone
     if not video.is_archived:
         moments.insert(
             0, video.expires_at - timedelta(minutes=settings.VIDEOSTUDIO_ARCHIVE_RISK_MINUTES)

@@ -12,6 +12,9 @@ import pytest
 from tests.browser_kit import axe_violations, csp, log_in, page, stack, submit
 
 pytestmark = pytest.mark.browser
+# The simulator keeps a finished job's files 10 minutes (Poe: about an hour), so a video
+# someone builds on is in its last 15 minutes, and "Needs attention" shows.
+STACK_ENV = {"VIDEOSTUDIO_SIMULATOR_EXPIRE_SECONDS": "600"}
 __all__ = ["csp", "page", "stack"]  # fixtures, used by name
 
 

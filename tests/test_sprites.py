@@ -18,7 +18,7 @@ from PIL import Image
 
 from videostudio.catalog.models import CatalogEntry
 from videostudio.catalog.services import catalog_sync
-from videostudio.provider.catalog import find_model
+from videostudio.provider.catalog import ModelSpec, find_model
 from videostudio.provider.client import ProviderClient
 from videostudio.provider.types import RemoteVideo, SpriteLayout
 from videostudio.simulator.app import Simulator
@@ -203,8 +203,8 @@ def test_the_provider_may_say_its_layout_and_odd_answers_are_ignored(
 # Through archiving, with the simulator as the provider.
 
 
-def _submit(owner: Any, client: ProviderClient, model: str = "Sora-2") -> Video:
-    spec = find_model(model)
+def _submit(owner: Any, client: ProviderClient, spec: ModelSpec | None = None) -> Video:
+    spec = spec or find_model("Sora-2")
     assert spec is not None
     video = services.video_submit(
         owner=owner,
@@ -293,16 +293,7 @@ def test_a_model_with_another_layout_is_read_end_to_end(
     catalog_sync(client=client)  # Sora-3 arrives from the provider
     spec = CatalogEntry.objects.get(name="Sora-3").to_spec()
     try:
-        video = services.video_submit(
-            owner=owner,
-            spec=spec,
-            prompt="a kite",
-            seconds=4,
-            size="720x1280",
-            image=None,
-            client=client,
-        )
-        video = sent(video, client)
+        video = _submit(owner, client, spec)
         clock.advance(60)
         video = refresh.video_refresh(video=video, client=client)
     finally:

@@ -363,10 +363,11 @@ def video_delete(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_GET
 def video_progress(request: HttpRequest) -> HttpResponse:
-    """One request per interval for every card in flight on a page.
+    """One request per turn for every card a page watches (in flight, or with a
+    notice the clock will change).
 
     Answers only the cards that changed since the page last asked (out-of-band
-    swaps), and stops the polling (286) once nothing is left in flight.
+    swaps), and stops the polling (286) once nothing is left to watch.
     """
     asked = request.GET.get("view")
     view = asked if asked in ("detail", "family") else "list"

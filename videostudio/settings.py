@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "videostudio.gallery",
     "videostudio.usage",
     "videostudio.ops",
+    "videostudio.notifications",
 ]
 
 MIDDLEWARE = [
@@ -110,6 +111,7 @@ TEMPLATES = [
                 "videostudio.videos.context_processors.studio",
                 "videostudio.usage.context_processors.team_balance",
                 "videostudio.ops.context_processors.worker_banner",
+                "videostudio.notifications.context_processors.bell",
             ],
         },
     },
@@ -377,6 +379,24 @@ EMAIL_USE_SSL = _email.use_ssl
 EMAIL_TIMEOUT = 10
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "videostudio <videostudio@localhost>")
 VIDEOSTUDIO_PASSWORD_RESET = _email.enabled
+
+# --- Notifications ------------------------------------------------------------------
+# Notifications (the bell, emails, webhooks) older than this many days are forgotten.
+VIDEOSTUDIO_NOTIFICATION_DAYS = env_int("VIDEOSTUDIO_NOTIFICATION_DAYS", 30, minimum=1)
+# Emails and webhook calls are tried this many times, the first retry after
+# VIDEOSTUDIO_NOTIFY_RETRY_SECONDS and each next one twice as long after (with jitter).
+VIDEOSTUDIO_NOTIFY_MAX_ATTEMPTS = env_int("VIDEOSTUDIO_NOTIFY_MAX_ATTEMPTS", 6, minimum=1)
+VIDEOSTUDIO_NOTIFY_RETRY_SECONDS = env_float("VIDEOSTUDIO_NOTIFY_RETRY_SECONDS", 30.0, minimum=0.1)
+# How many emails and webhook calls the worker sends at once.
+VIDEOSTUDIO_NOTIFY_CONCURRENCY = env_int("VIDEOSTUDIO_NOTIFY_CONCURRENCY", 4, minimum=1)
+# A webhook receiver must answer within this many seconds.
+VIDEOSTUDIO_WEBHOOK_TIMEOUT_SECONDS = env_float(
+    "VIDEOSTUDIO_WEBHOOK_TIMEOUT_SECONDS", 10.0, minimum=0.1
+)
+# A webhook is turned off (and its owner told) after this many failed tries in a row.
+VIDEOSTUDIO_WEBHOOK_DISABLE_AFTER = env_int("VIDEOSTUDIO_WEBHOOK_DISABLE_AFTER", 15, minimum=1)
+# Webhooks may call loopback and private addresses only when this is on (SSRF).
+VIDEOSTUDIO_WEBHOOK_ALLOW_PRIVATE = env_bool("VIDEOSTUDIO_WEBHOOK_ALLOW_PRIVATE", False)
 
 # --- Jobs ---------------------------------------------------------------------------
 # New videos are shared with the team ("team") or private to their owner ("private").

@@ -25,6 +25,7 @@ urlpatterns = [
     path("gallery/", include("videostudio.gallery.urls")),
     path("usage/", include("videostudio.usage.urls")),
     path("health/", include("videostudio.ops.urls")),
+    path("", include("videostudio.notifications.urls")),
     path("", include("videostudio.videos.urls")),
 ]
 

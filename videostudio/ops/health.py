@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.cache import cache
 from django.db import DatabaseError, connection
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.timesince import timesince
 
@@ -225,18 +226,27 @@ def check_polls(now: datetime, done: dict[str, Check]) -> Check:
     )
 
 
-def check_archives(now: datetime, done: dict[str, Check]) -> Check:
-    """Finished videos not saved here whose provider copy goes within the window.
-    Once the copy is gone they are lost, not at risk, and no longer counted (their
-    pages say so), so one lost video does not fail the report for ever."""
-    window = timedelta(minutes=settings.VIDEOSTUDIO_ARCHIVE_RISK_MINUTES)
-    at_risk = Video.objects.filter(
+def archive_risk_window() -> timedelta:
+    return timedelta(minutes=settings.VIDEOSTUDIO_ARCHIVE_RISK_MINUTES)
+
+
+def archives_at_risk(now: datetime) -> QuerySet[Video]:
+    """Finished videos not saved here whose provider copy goes within the window."""
+    return Video.objects.filter(
         status=Video.Status.COMPLETED,
         archived_at__isnull=True,
         deleted_at__isnull=True,
         expires_at__gt=now,
-        expires_at__lte=now + window,
-    ).count()
+        expires_at__lte=now + archive_risk_window(),
+    )
+
+
+def check_archives(now: datetime, done: dict[str, Check]) -> Check:
+    """Finished videos not saved here whose provider copy goes within the window.
+    Once the copy is gone they are lost, not at risk, and no longer counted (their
+    pages say so), so one lost video does not fail the report for ever."""
+    window = archive_risk_window()
+    at_risk = archives_at_risk(now).count()
     return _counted(
         "archives",
         ARCHIVES_AT_RISK,

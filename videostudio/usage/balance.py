@@ -14,6 +14,7 @@ from videostudio.provider.client import ProviderClient
 from videostudio.provider.errors import ProviderError
 from videostudio.provider.ratelimit import Priority, priority
 from videostudio.usage.models import BalanceSnapshot, UsagePolicy
+from videostudio.videos import events
 
 log = logging.getLogger(__name__)
 
@@ -23,9 +24,18 @@ log = logging.getLogger(__name__)
 
 def credits_note_exhausted() -> None:
     UsagePolicy.current()
-    UsagePolicy.objects.filter(pk=1, out_of_points_since__isnull=True).update(
-        out_of_points_since=timezone.now()
-    )
+    now = timezone.now()
+    with transaction.atomic():
+        if UsagePolicy.objects.filter(pk=1, out_of_points_since__isnull=True).update(
+            out_of_points_since=now
+        ):
+            # A new spell without points: staff hear of it once.
+            events.emit(
+                events.Happening(
+                    kind=events.TEAM_OUT_OF_POINTS,
+                    key=f"{events.TEAM_OUT_OF_POINTS}:{now.isoformat()}",
+                )
+            )
 
 
 def balance_refresh(*, client: ProviderClient) -> int | None:

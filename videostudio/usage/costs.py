@@ -15,7 +15,7 @@ from django.utils import timezone
 from videostudio.catalog.models import CatalogEntry, is_hd
 from videostudio.catalog.services import catalog_find
 from videostudio.usage.models import Budget, LedgerEntry, UsagePolicy
-from videostudio.videos import states
+from videostudio.videos import events, states
 from videostudio.videos.models import Video
 from videostudio.videos.points import BudgetState, Estimate, Refused
 
@@ -60,6 +60,8 @@ def costs_recorded(video_id: int) -> None:
         log.warning("charge %s did not belong to video %s: released", charge.query_id, video.pk)
     if video.cost_source == Video.Cost.REPORTED:
         rate_learn(video.model)
+    month = budget_state(video.owner)
+    budget_tell(video.owner_id, month.limit, month.spent + month.reserved)
 
 
 def rate_learn(model: str) -> None:
@@ -157,3 +159,23 @@ def budget_reserve(video: Video) -> None:
                 f"(remaining {state.remaining}). An admin can raise it."
             )
     video.reserved_points = hold.points or 0
+    if state.limit:
+        budget_tell(video.owner_id, state.limit, state.spent + state.reserved + (hold.points or 0))
+
+
+def budget_tell(user_id: int, limit: int | None, used: int, *, now: datetime | None = None) -> None:
+    """The member's month reached 80% or all of their budget (spent and held): they
+    hear of it, once a month for each."""
+    if not limit:
+        return
+    month = f"{month_start(now or timezone.now()):%Y-%m}"
+    for kind, share in ((events.BUDGET_WARNING, 0.8), (events.BUDGET_REACHED, 1.0)):
+        if used >= limit * share:
+            events.emit(
+                events.Happening(
+                    kind=kind,
+                    key=f"{kind}:{user_id}:{month}",
+                    user_id=user_id,
+                    data={"used": used, "limit": limit, "month": month},
+                )
+            )

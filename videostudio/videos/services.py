@@ -32,7 +32,7 @@ from videostudio.provider.errors import (
     RateLimited,
 )
 from videostudio.provider.types import RemoteVideo
-from videostudio.videos import states, tasks
+from videostudio.videos import events, states, tasks
 from videostudio.videos.files import remove_files
 from videostudio.videos.lineage import lineage_refusal, lineage_spec
 from videostudio.videos.models import Video
@@ -107,6 +107,7 @@ def _record_new(video: Video, *, owner: User, token: uuid.UUID | None) -> Video:
         with transaction.atomic():
             points().reserve(video)
             video.save()
+            _tell_built_on(video)
     except Refused:
         if video.reference_image:
             video.reference_image.delete(save=False)
@@ -118,6 +119,29 @@ def _record_new(video: Video, *, owner: User, token: uuid.UUID | None) -> Video:
         return Video.objects.get(owner=owner, client_token=token)
     _wake_tracker()
     return video
+
+
+def _tell_built_on(video: Video) -> None:
+    """A teammate remixed or extended somebody's video: its owner hears of it, if they
+    may see the new one (a private remix is its maker's business)."""
+    parent = video.parent
+    if (
+        parent is None
+        or parent.owner_id == video.owner_id
+        or video.visibility != Video.Visibility.TEAM
+    ):
+        return
+    kind = events.VIDEO_REMIXED if video.kind == Video.Kind.REMIX else events.VIDEO_EXTENDED
+    events.emit(
+        events.Happening(
+            kind=kind,
+            key=f"{kind}:{video.pk}",
+            video_id=video.pk,
+            user_id=parent.owner_id,
+            actor_id=video.owner_id,
+            data={"source_id": parent.pk},
+        )
+    )
 
 
 def video_cancel(*, video: Video, actor: Any) -> Video:

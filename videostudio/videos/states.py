@@ -40,9 +40,11 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from videostudio.videos import events
 from videostudio.videos.models import Video
 from videostudio.videos.points import points
 
@@ -118,7 +120,44 @@ def _move(
         query = query.filter(lease_token=lease)
     if release:
         fields.update(lease_token=None, lease_until=None)
-    return query.update(status=target, updated_at=timezone.now(), **fields) == 1
+    if target not in (COMPLETED, FAILED):
+        return query.update(status=target, updated_at=timezone.now(), **fields) == 1
+    # The move and the word of it (`videos.events`) land together or not at all.
+    with transaction.atomic():
+        if query.update(status=target, updated_at=timezone.now(), **fields) != 1:
+            return False
+        _tell(video_pk, target, was_completed=COMPLETED in allowed, fields=fields)
+    return True
+
+
+def _tell(video_pk: int, target: str, *, was_completed: bool, fields: dict[str, Any]) -> None:
+    """A job just completed, failed, or gave up saving its files: its owner hears of it."""
+    happening: tuple[str, str, dict[str, Any]] | None = None
+    if target == COMPLETED and not was_completed:
+        happening = (events.VIDEO_COMPLETED, f"{events.VIDEO_COMPLETED}:{video_pk}", {})
+    elif target == FAILED and fields.get("error_code") != "cancelled":
+        reason = fields.get("error_message", "")
+        happening = (events.VIDEO_FAILED, f"{events.VIDEO_FAILED}:{video_pk}", {"reason": reason})
+    elif (
+        target == COMPLETED
+        and fields.get("archive_error")
+        and "archived_at" not in fields
+        and "next_poll_at" in fields
+        and fields["next_poll_at"] is None
+    ):
+        # Archiving given up: nothing more is tried until somebody asks.
+        happening = (
+            events.VIDEO_NOT_ARCHIVED,
+            f"{events.VIDEO_NOT_ARCHIVED}:{video_pk}:{timezone.now().timestamp():.6f}",
+            {"reason": fields["archive_error"]},
+        )
+    if happening is None:
+        return
+    kind, key, data = happening
+    owner_id = Video.objects.filter(pk=video_pk).values_list("owner_id", flat=True).first()
+    events.emit(
+        events.Happening(kind=kind, key=key, video_id=video_pk, user_id=owner_id, data=data)
+    )
 
 
 # --- Sending ---------------------------------------------------------------------------------
@@ -325,15 +364,21 @@ def _move_many(
     if not pks:
         return 0
     allowed = set(sources(target)) & set(among)
-    return Video.objects.filter(pk__in=pks, status__in=allowed).update(
-        status=target,
-        reserved_points=0,
-        next_poll_at=None,
-        lease_token=None,
-        lease_until=None,
-        updated_at=timezone.now(),
-        **fields,
-    )
+    with transaction.atomic():
+        rows = Video.objects.filter(pk__in=pks, status__in=allowed)
+        moving = list(rows.values_list("pk", flat=True)) if target == FAILED else []
+        moved = rows.update(
+            status=target,
+            reserved_points=0,
+            next_poll_at=None,
+            lease_token=None,
+            lease_until=None,
+            updated_at=timezone.now(),
+            **fields,
+        )
+        for pk in moving:
+            _tell(pk, target, was_completed=False, fields=fields)
+    return moved
 
 
 # --- Costs -------------------------------------------------------------------------------------

@@ -381,6 +381,8 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "videostudio <videostudio@loc
 VIDEOSTUDIO_PASSWORD_RESET = _email.enabled
 
 # --- Notifications ------------------------------------------------------------------
+# The studio's address as members reach it: links in emails and webhook payloads.
+VIDEOSTUDIO_SITE_URL = env_str("VIDEOSTUDIO_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 # Notifications (the bell, emails, webhooks) older than this many days are forgotten.
 VIDEOSTUDIO_NOTIFICATION_DAYS = env_int("VIDEOSTUDIO_NOTIFICATION_DAYS", 30, minimum=1)
 # Emails and webhook calls are tried this many times, the first retry after

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.urls import reverse
 from django.utils.text import Truncator
 
@@ -53,6 +54,11 @@ KINDS: dict[str, Kind] = {
         ),
     )
 }
+
+
+def absolute(path: str) -> str:
+    """A path in the studio as a link that works from an email or a webhook's receiver."""
+    return f"{settings.VIDEOSTUDIO_SITE_URL}{path}" if path else ""
 
 
 def kinds_for(user: Any) -> list[Kind]:

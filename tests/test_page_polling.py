@@ -1,5 +1,5 @@
 """A page asks for progress when something on it is next expected to change, learns of
-an expiry as it happens, and a poll that finds nothing new costs three queries."""
+an expiry as it happens, and a poll that finds nothing new costs four queries."""
 
 from __future__ import annotations
 
@@ -148,7 +148,7 @@ def test_a_job_in_flight_is_asked_after_when_the_tracker_next_looks(
 @pytest.mark.django_db
 @pytest.mark.parametrize("view", ["list", "detail", "family"])
 @pytest.mark.parametrize("staff", [False, True])
-def test_a_poll_that_finds_nothing_new_costs_three_queries(
+def test_a_poll_that_finds_nothing_new_costs_four_queries(
     client: Client, owner: Any, view: str, staff: bool
 ) -> None:
     owner.is_staff = staff
@@ -156,13 +156,14 @@ def test_a_poll_that_finds_nothing_new_costs_three_queries(
     videos = [a_video(owner=owner, running=True) for _ in range(5)]
     client.force_login(owner)
     later = timezone.now().timestamp() + 5
-    query = {"view": view, "since": str(later), "id": [str(v.pk) for v in videos]}
+    query = {"view": view, "since": str(later), "id": [str(v.pk) for v in videos], "bell": "0"}
     client.get(reverse("videos:progress"), query, headers=HTMX)  # warm the session
     with CaptureQueriesContext(connection) as queries:
         response = client.get(reverse("videos:progress"), query, headers=HTMX)
     assert response.status_code == 200 and "hx-swap-oob" not in response.content.decode()
-    # The session, the user, the cards: no balance, no budget, no worker check.
-    assert len(queries.captured_queries) == 3, [q["sql"][:80] for q in queries]
+    # The session, the user, the cards, the bell's count: no balance, no budget, no
+    # worker check.
+    assert len(queries.captured_queries) == 4, [q["sql"][:80] for q in queries]
 
 
 @pytest.mark.django_db

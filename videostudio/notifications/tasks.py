@@ -6,7 +6,8 @@ import time
 
 from django.utils import timezone
 
-from videostudio.notifications import delivery, services, watch
+from videostudio.notifications import delivery, services
+from videostudio.ops.alerts import alerts_raise
 
 # One run sends until nothing is due for this long (then the next wake-up or the
 # schedule takes over): retries a few seconds apart need no wake-up of their own.
@@ -39,4 +40,4 @@ def prune() -> str:
 
 
 def team_watch() -> str:
-    return watch.team_watch() or "all well"
+    return ", ".join(alerts_raise()) or "all well"

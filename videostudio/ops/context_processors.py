@@ -8,6 +8,7 @@ from django.db import DatabaseError
 from django.http import HttpRequest
 from django.utils import timezone
 
+from videostudio.ops.alerts import alerts_now_and_then
 from videostudio.ops.health import Check, check_worker
 
 # Pages do not pay for the check: each process asks at most this often.
@@ -27,7 +28,10 @@ def worker_banner(request: HttpRequest) -> dict[str, Any]:
 
     def away() -> Check | None:
         worker = _worker()
-        return None if worker is None or worker.ok else worker
+        if worker is None or worker.ok:
+            return None
+        alerts_now_and_then(worker=worker)  # and staff hear of it where they are not
+        return worker
 
     return {"worker_away": away}
 

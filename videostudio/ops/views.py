@@ -7,6 +7,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
+from videostudio.ops.alerts import alerts_now_and_then
 from videostudio.ops.health import ALL, WEB, health_report
 
 log = logging.getLogger(__name__)
@@ -22,6 +23,9 @@ def health(request: HttpRequest) -> JsonResponse:
     must not be restarted because the worker is down."""
     only = WEB if request.GET.get("check") == "web" else ALL
     report = health_report(only=only)
+    worker = report.get("worker")
+    if worker is not None and not worker.ok:
+        alerts_now_and_then(worker=worker)  # staff hear of it, even with nobody browsing
     response = JsonResponse(report.as_json(), status=200 if report.ok else 503)
     if not report.ok:
         # The answer a monitor asked for, not a server error: one warning naming the

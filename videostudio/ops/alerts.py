@@ -1,14 +1,16 @@
 """Telling staff of the team's troubles: a worker gone quiet, archives at risk.
 
 These are states, not moves, so they are looked for: once a minute by the worker's
-schedule, and (at most once a minute per process) by the web process whenever a
-member's page is drawn, since a worker that stopped cannot report itself. Each
-trouble is one event under a key naming it (the heartbeat the worker was last
-heard at; the video at risk), so looking twice tells nobody twice.
+schedule, and by whoever else runs the health checks (/health/, which a monitor
+asks whether or not the worker runs, and the staff banner), since a worker that
+stopped cannot report itself. Each trouble is one happening (`videos.events`)
+under a key naming it (the heartbeat the worker was last heard at; the video at
+risk and its expiry), so looking twice, or from two places, tells nobody twice.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from django.core.cache import cache
@@ -16,12 +18,14 @@ from django.db import DatabaseError
 from django.utils import timezone
 from django.utils.formats import date_format
 
-from videostudio.ops.health import archives_at_risk, check_worker
+from videostudio.ops.health import Check, archives_at_risk, check_worker
 from videostudio.videos import events as ev
 from videostudio.videos.events import Happening
 
-THROTTLE_KEY = "videostudio:notifications:team-watch"
-# Staff hear of at most this many videos at risk per look (the rest next minute).
+log = logging.getLogger(__name__)
+
+THROTTLE_KEY = "videostudio:ops:alerts"
+# Staff hear of at most this many videos at risk per look (the rest at the next).
 AT_RISK_MOST = 20
 
 
@@ -29,11 +33,11 @@ def _when(at: datetime) -> str:
     return date_format(timezone.localtime(at), "DATETIME_FORMAT")
 
 
-def team_watch(*, now: datetime | None = None) -> str:
-    """Look once; says what was told."""
+def alerts_raise(*, now: datetime | None = None, worker: Check | None = None) -> list[str]:
+    """Look once (`worker`: a check just made, to reuse); says what was raised."""
     now = now or timezone.now()
-    told = []
-    worker = check_worker(now)
+    raised = []
+    worker = worker or check_worker(now)
     if not worker.ok:
         last = worker.last_seen
         ev.emit(
@@ -47,7 +51,7 @@ def team_watch(*, now: datetime | None = None) -> str:
                 },
             )
         )
-        told.append("the worker is quiet")
+        raised.append("the worker is quiet")
     at_risk = archives_at_risk(now).values_list("pk", "expires_at")[:AT_RISK_MOST]
     for pk, expires in at_risk:
         if expires is None:  # not possible (the query wants a time); for the type
@@ -60,15 +64,15 @@ def team_watch(*, now: datetime | None = None) -> str:
                 data={"expires_at": expires.isoformat(), "expires_text": _when(expires)},
             )
         )
-        told.append(f"video {pk} at risk")
-    return ", ".join(told)
+        raised.append(f"video {pk} at risk")
+    return raised
 
 
-def team_watch_now_and_then() -> None:
-    """From a page view: look at most once a minute (per cache, so per deployment
-    with Redis). Never fails the page."""
+def alerts_now_and_then(*, worker: Check | None = None) -> None:
+    """From a request (/health/, a staff page): look at most once a minute per cache
+    (per deployment with Redis). Never fails the request."""
     try:
         if cache.add(THROTTLE_KEY, 1, 60):
-            team_watch()
+            alerts_raise(worker=worker)
     except DatabaseError:
-        pass
+        log.warning("could not look for the team's troubles", exc_info=True)

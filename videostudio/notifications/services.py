@@ -195,8 +195,16 @@ def notifications_prune(*, now: datetime | None = None) -> dict[str, int]:
     before = now - timedelta(days=settings.VIDEOSTUDIO_NOTIFICATION_DAYS)
     notifications, _ = Notification.objects.filter(created_at__lt=before).delete()
     tries, _ = DeliveryAttempt.objects.filter(at__lt=before).delete()
-    old = Event.objects.filter(created_at__lt=before).exclude(
-        deliveries__status=Delivery.Status.PENDING
+    # An old event goes (with its deliveries) once nobody's bell holds it and nothing
+    # of it is still waiting to be sent.
+    old = (
+        Event.objects.filter(created_at__lt=before)
+        .exclude(notifications__isnull=False)
+        .exclude(deliveries__status=Delivery.Status.PENDING)
     )
-    events, _ = old.delete()
-    return {"notifications": notifications, "delivery attempts": tries, "events": events}
+    _, gone = old.delete()
+    return {
+        "notifications": notifications,
+        "delivery attempts": tries,
+        "events": gone.get("notifications.Event", 0),
+    }

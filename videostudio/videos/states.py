@@ -31,6 +31,9 @@ status where the status decides them (a failure or refusal costs nothing), and
 otherwise through `video_charged`, `video_charge_released` and `video_estimated`,
 which whoever keeps the points calls. When a job reaches its final word (sent or
 seen completed or failed), the keeper of the points is told (`videos.points`).
+A move to COMPLETED or FAILED (and archiving given up) is told to whoever listens
+(`videos.events`: the notifications app) in the same transaction as the move, so the
+word and the move land together, once.
 """
 
 from __future__ import annotations

@@ -399,6 +399,10 @@ VIDEOSTUDIO_WEBHOOK_TIMEOUT_SECONDS = env_float(
 VIDEOSTUDIO_WEBHOOK_DISABLE_AFTER = env_int("VIDEOSTUDIO_WEBHOOK_DISABLE_AFTER", 15, minimum=1)
 # Webhooks may call loopback and private addresses only when this is on (SSRF).
 VIDEOSTUDIO_WEBHOOK_ALLOW_PRIVATE = env_bool("VIDEOSTUDIO_WEBHOOK_ALLOW_PRIVATE", False)
+# The daily email digest goes out at this hour (0-23, in TIME_ZONE).
+VIDEOSTUDIO_DIGEST_HOUR = env_int("VIDEOSTUDIO_DIGEST_HOUR", 8, minimum=0)
+if VIDEOSTUDIO_DIGEST_HOUR > 23:
+    raise ImproperlyConfigured("VIDEOSTUDIO_DIGEST_HOUR must be an hour of the day, 0 to 23")
 
 # --- Jobs ---------------------------------------------------------------------------
 # New videos are shared with the team ("team") or private to their owner ("private").

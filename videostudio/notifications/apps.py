@@ -31,7 +31,7 @@ def _ensure_schedules(**kwargs: Any) -> None:
         ("videostudio: daily notification digest", "digest", Schedule.DAILY, None),
         ("videostudio: prune old notifications", "prune", Schedule.DAILY, None),
     ):
-        Schedule.objects.update_or_create(
+        schedule, _ = Schedule.objects.update_or_create(
             name=name,
             defaults={
                 "func": f"videostudio.notifications.tasks.{func}",
@@ -40,3 +40,25 @@ def _ensure_schedules(**kwargs: Any) -> None:
                 "repeats": -1,
             },
         )
+        if func == "digest":
+            _digest_at_hour(schedule)
+
+
+def _digest_at_hour(schedule: Any) -> None:
+    """The digest goes daily at VIDEOSTUDIO_DIGEST_HOUR, local time (django-q keeps the
+    hour across daylight saving). A run already planned for that hour stays, even one
+    the worker has not made yet: a migration does not skip today's digest."""
+    from datetime import timedelta
+
+    from django.conf import settings
+    from django.utils import timezone
+
+    hour = settings.VIDEOSTUDIO_DIGEST_HOUR
+    planned = timezone.localtime(schedule.next_run) if schedule.next_run else None
+    if planned is not None and (planned.hour, planned.minute, planned.second) == (hour, 0, 0):
+        return
+    now = timezone.localtime()
+    at = now.replace(hour=hour, minute=0, second=0, microsecond=0)
+    if at <= now:
+        at += timedelta(days=1)
+    type(schedule).objects.filter(pk=schedule.pk).update(next_run=at)

@@ -35,6 +35,14 @@ def digest() -> str:
     return f"sent {emails.digests_send()} digests"
 
 
+def digest_retry() -> str:
+    """The digests that failed earlier today, once their retry is due (planned by
+    `emails.digests_send`); nobody else gets a second digest."""
+    from videostudio.notifications import emails
+
+    return f"sent {emails.digests_send(retries_only=True)} digests again"
+
+
 def prune() -> str:
     return ", ".join(f"{n} {what}" for what, n in services.notifications_prune().items())
 

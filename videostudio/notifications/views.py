@@ -1,18 +1,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.utils.text import Truncator
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from videostudio.forms import choice_list
 from videostudio.http import page_asked, safe_next
-from videostudio.notifications import services
-from videostudio.notifications.kinds import Words, describe
-from videostudio.notifications.models import Notification
+from videostudio.notifications import emails, services
+from videostudio.notifications.kinds import Kind, Words, describe, kinds_for
+from videostudio.notifications.models import EmailChoice, Notification
 
 
 @dataclass(frozen=True)
@@ -65,3 +69,83 @@ def notification_open(request: HttpRequest, pk: int) -> HttpResponse:
     )
     services.notifications_mark_read(request.user, [notification.pk])
     return redirect(describe(notification.event, request.user).url or reverse("notifications:list"))
+
+
+# --- Email preferences
+
+
+CHOICE_FIELD = "email-"  # the form's field for a kind: email-<kind>, e.g. email-video.completed
+
+
+@dataclass(frozen=True)
+class KindRow:
+    kind: Kind
+    choice: str
+    slug: str  # for ids: the kind's name without dots
+
+
+def _rows(user: Any, chosen: dict[str, str]) -> list[KindRow]:
+    return [
+        KindRow(kind, chosen.get(kind.name, kind.email), kind.name.replace(".", "-"))
+        for kind in kinds_for(user)
+    ]
+
+
+def _choices_asked(request: HttpRequest) -> tuple[dict[str, str], str]:
+    """The choices the form sent (kind -> choice), or what is wrong with them."""
+    allowed = {kind.name: kind for kind in kinds_for(request.user)}
+    labels = choice_list(label for _value, label in EmailChoice.choices)
+    asked: dict[str, str] = {}
+    for field, values in request.POST.lists():
+        if not field.startswith(CHOICE_FIELD):
+            continue
+        name = field.removeprefix(CHOICE_FIELD)
+        kind = allowed.get(name)
+        if kind is None:
+            shown = Truncator(name).chars(60)
+            return (
+                {},
+                f"“{shown}” is not a kind of event you can get emails about: nothing was saved.",
+            )
+        if len(values) != 1 or values[0] not in EmailChoice.values:
+            return {}, f"Choose {labels} for “{kind.label}”: nothing was saved."
+        asked[name] = values[0]
+    if not asked:
+        return {}, f"Choose {labels} for each kind of event: nothing was saved."
+    return asked, ""
+
+
+@require_http_methods(["GET", "POST"])
+def email_settings(request: HttpRequest) -> HttpResponse:
+    """Which events the member hears of by email: at once, in the daily digest, or not."""
+    user = request.user
+    enabled = services.email_enabled()
+    problem = ""
+    if request.method == "POST":
+        if not enabled:
+            problem = "This studio does not send email: nothing was saved."
+        else:
+            asked, problem = _choices_asked(request)
+            if not problem:
+                changed = emails.email_choices_save(user=user, choices=asked)
+                messages.success(
+                    request,
+                    f"Saved: {changed} choice{'s' if changed != 1 else ''} changed."
+                    if changed
+                    else "Saved: nothing changed.",
+                )
+                return redirect("notifications:settings")
+    return render(
+        request,
+        "notifications/settings.html",
+        {
+            "rows": _rows(user, services.email_choices(user)),
+            "choices": EmailChoice.choices,
+            "field": CHOICE_FIELD,
+            "enabled": enabled,
+            "address": getattr(user, "email", ""),
+            "digest_hour": settings.VIDEOSTUDIO_DIGEST_HOUR,
+            "problem": problem,
+        },
+        status=400 if problem else 200,
+    )

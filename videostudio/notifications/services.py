@@ -103,7 +103,7 @@ def email_choices(user: Any) -> dict[str, str]:
 
 def _plan_deliveries(event: Event, recipients: list[Any], *, now: datetime) -> None:
     deliveries: list[Delivery] = []
-    if email_enabled():
+    if email_enabled() and recipients:
         chosen = dict(
             EmailPreference.objects.filter(user__in=recipients, kind=event.kind).values_list(
                 "user_id", "choice"

@@ -5,17 +5,11 @@ retries and under several processes at once, and the preferences page."""
 
 from __future__ import annotations
 
-import email
-import email.policy
 import json
 import os
-import socket
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -23,7 +17,6 @@ from typing import Any
 
 import pytest
 import time_machine
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 from django.contrib.auth.models import User
 from django.db import connection
@@ -48,92 +41,14 @@ from videostudio.videos.models import Video
 
 from .conftest import make_user
 from .factories import a_video
+from .mail_kit import SITE, MailServer, point_at, smtp
 from .stock_words import assert_own_words
 
 # The delivery loop sends from threads, each on its own database connection: they must
 # see what the test wrote, so every test commits for real.
 pytestmark = pytest.mark.django_db(transaction=True)
+__all__ = ["smtp"]  # a fixture, used by name
 ROOT = Path(__file__).resolve().parent.parent
-SITE = "https://studio.example.com"
-SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-
-
-# --- A real SMTP server -----------------------------------------------------------------------
-
-
-@dataclass
-class Inbox:
-    """What the server received; `refuse` maps an address to the reply its RCPT gets."""
-
-    messages: list[EmailMessage] = field(default_factory=list)
-    refuse: dict[str, str] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    async def handle_RCPT(
-        self, server: Any, session: Any, envelope: Any, address: str, options: Any
-    ) -> str:
-        if address in self.refuse:
-            return self.refuse[address]
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        assert isinstance(message, EmailMessage)
-        message["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
-        with self.lock:
-            self.messages.append(message)
-        return "250 Message accepted for delivery"
-
-    def to(self, address: str) -> list[EmailMessage]:
-        return [m for m in self.messages if m["To"] == address]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class MailServer:
-    def __init__(self, **smtp: Any) -> None:
-        self.inbox = Inbox()
-        self.port = free_port()
-        self.smtp = smtp
-        self.controller: Controller | None = None
-
-    def start(self) -> None:
-        self.controller = Controller(
-            self.inbox, hostname="127.0.0.1", port=self.port, ready_timeout=10, **self.smtp
-        )
-        self.controller.start()
-
-    def stop(self) -> None:
-        if self.controller is not None:
-            self.controller.stop()
-            self.controller = None
-
-
-def _point_at(settings: Any, port: int) -> None:
-    settings.EMAIL_BACKEND = SMTP_BACKEND
-    settings.EMAIL_HOST = "127.0.0.1"
-    settings.EMAIL_PORT = port
-    settings.EMAIL_HOST_USER = ""
-    settings.EMAIL_HOST_PASSWORD = ""
-    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-    settings.EMAIL_TIMEOUT = 5
-    settings.VIDEOSTUDIO_PASSWORD_RESET = True  # services.email_enabled()
-    settings.VIDEOSTUDIO_SITE_URL = SITE
-    settings.DEFAULT_FROM_EMAIL = "videostudio <studio@example.com>"
-
-
-@pytest.fixture
-def smtp(settings: Any) -> Iterator[MailServer]:
-    server = MailServer()
-    server.start()
-    _point_at(settings, server.port)
-    yield server
-    server.stop()
 
 
 # --- Helpers ----------------------------------------------------------------------------------
@@ -395,7 +310,7 @@ def test_a_refused_login_is_told_without_the_password(settings: Any) -> None:
     )
     server.start()
     try:
-        _point_at(settings, server.port)
+        point_at(settings, server.port)
         settings.EMAIL_HOST_USER = "studio"
         settings.EMAIL_HOST_PASSWORD = "hunter2-correct-horse"
         owner = member("olivia")

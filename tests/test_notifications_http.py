@@ -3,7 +3,8 @@ server, the app against the simulator on its own port, two trackers at once.
 
 Three members send at the same moment, one job fails at the provider, one is refused
 before anything is made, bob remixes alice's video while carol remixes it privately.
-Each member's bell must then count exactly what happened to them, once.
+Each member's bell must then count exactly what happened to them, once, and the
+mail server (a real one) must hold one email per event and member, as they chose.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import Any
 import pytest
 
 from videostudio import connection
+from videostudio.notifications.delivery import deliveries_send
+from videostudio.notifications.emails import digests_send
 from videostudio.notifications.models import Event, Notification
 from videostudio.provider.client import ProviderClient
 from videostudio.simulator.server import SimulatorServer, serve
@@ -25,8 +28,10 @@ from videostudio.videos.models import Video
 
 from .conftest import FakeClock, make_user
 from .helpers import Browser
+from .mail_kit import MailServer, smtp
 
 pytestmark = pytest.mark.django_db(transaction=True)
+__all__ = ["smtp"]  # a fixture, used by name
 
 
 @pytest.fixture
@@ -75,7 +80,7 @@ def sweep_twice_at_once() -> None:
 
 
 def test_every_members_bell_counts_what_happened_to_them_once(
-    live_server: Any, provider: SimulatorServer
+    live_server: Any, provider: SimulatorServer, smtp: MailServer
 ) -> None:
     for name in ("alice", "bob", "carol"):
         make_user(name, email=f"{name}@example.com")
@@ -148,3 +153,24 @@ def test_every_members_bell_counts_what_happened_to_them_once(
     assert Event.objects.count() == len(told)
     page = members["alice"].get("/notifications/")
     assert "bob remixed your video" in page and "in the rain" in page and "at dawn" not in page
+
+    # Mail: the worker's senders, two at once, and the day's digest (twice: once).
+    senders = [threading.Thread(target=deliveries_send) for _ in range(2)]
+    for thread in senders:
+        thread.start()
+    for thread in senders:
+        thread.join()
+    assert digests_send() == 1 and digests_send() == 0
+    mails = sorted((m["To"].split("@")[0], str(m["Subject"])) for m in smtp.inbox.messages)
+    assert mails == sorted(
+        [
+            ("alice", "videostudio: Your video is ready"),
+            ("alice", "videostudio: Your video failed"),
+            ("alice", "videostudio: your daily digest (1 notification)"),
+            ("bob", "videostudio: Your video is ready"),
+            ("bob", "videostudio: Your video is ready"),
+            ("bob", "videostudio: Your video failed"),
+            ("carol", "videostudio: Your video is ready"),
+            ("carol", "videostudio: Your video is ready"),
+        ]
+    ), mails

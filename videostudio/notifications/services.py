@@ -141,9 +141,9 @@ def wake(kind: str = "") -> None:
     cannot send because it is the one that stopped, this process sends itself."""
     if kind in SENT_FROM_HERE:
         threading.Thread(target=_send_here, name="notify-now", daemon=True).start()
-    if not cache.add(WAKE_KEY, 1, 2):
-        return
     try:
+        if not cache.add(WAKE_KEY, 1, 2):
+            return
         from django_q.tasks import async_task
 
         async_task(
@@ -152,7 +152,8 @@ def wake(kind: str = "") -> None:
             q_options={"task_name": "send notifications"},
         )
     except Exception:
-        # The schedule (every minute) sends it anyway.
+        # Runs after a commit (the tracker's, a request's): it must not fail them. The
+        # schedule (every minute) sends it anyway.
         log.warning("could not wake the worker to send notifications", exc_info=True)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.cache import cache
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
@@ -25,7 +26,7 @@ from hypothesis import strategies as st
 from videostudio.notifications import services
 from videostudio.notifications.kinds import describe
 from videostudio.notifications.models import Event, Notification
-from videostudio.ops.alerts import alerts_raise
+from videostudio.ops.alerts import THROTTLE_KEY, alerts_raise
 from videostudio.provider.types import RemoteVideo
 from videostudio.usage.balance import credits_note_exhausted
 from videostudio.usage.models import Budget, UsagePolicy
@@ -36,8 +37,10 @@ from videostudio.videos.refresh import MAX_ARCHIVE_ATTEMPTS, Fetched, video_appl
 
 from .conftest import make_user
 from .factories import a_video
+from .mail_kit import MailServer, smtp
 
 pytestmark = pytest.mark.django_db
+__all__ = ["smtp"]  # a fixture, used by name
 HTMX = {"HX-Request": "true"}
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -232,10 +235,33 @@ def test_a_quiet_worker_is_told_to_staff_once_per_silence(
 def test_health_asked_while_the_worker_is_away_tells_staff(
     client: Client, staff: Any, settings: Any
 ) -> None:
+    cache.delete(THROTTLE_KEY)  # an earlier test's look, within the minute
     long_ago = timezone.now() - timedelta(seconds=settings.VIDEOSTUDIO_WORKER_STALE_SECONDS + 60)
     heartbeat_beat(at=long_ago)
     assert client.get("/health/").status_code == 503
     assert told(staff) == [events.WORKER_SILENT]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_the_worker_gone_health_itself_mails_staff(
+    client: Client, smtp: MailServer, settings: Any
+) -> None:
+    """Nobody is browsing and the worker (which sends mail) is the one that stopped:
+    a monitor asking /health/ is enough for staff to get the email, sent from here."""
+    cache.delete(THROTTLE_KEY)  # an earlier test's look, within the minute
+    make_user("stella", is_staff=True, email="stella@example.com")
+    long_ago = timezone.now() - timedelta(seconds=settings.VIDEOSTUDIO_WORKER_STALE_SECONDS + 60)
+    heartbeat_beat(at=long_ago)
+    assert client.get("/health/").status_code == 503
+    deadline = time.monotonic() + 10
+    while not smtp.inbox.messages and time.monotonic() < deadline:
+        time.sleep(0.05)
+    [mail] = smtp.inbox.messages
+    assert mail["To"] == "stella@example.com"
+    assert mail["Subject"] == "videostudio: The worker is not being heard from"
+    client.get("/health/")
+    time.sleep(0.5)
+    assert len(smtp.inbox.messages) == 1  # once per silence
 
 
 def test_an_archive_at_risk_is_told_to_staff_without_a_private_prompt(

@@ -240,6 +240,7 @@ def test_a_webhook_is_deleted_after_asking(client: Client, owner: User) -> None:
             {"url": "https://8.8.8.8/" + "x" * 500},
             "“Address” is 516 characters long; the limit is 500.",
         ),
+        ({"url": "https://8.8.8.8:99999/x"}, "There is no port 99999: ports go from 1 to 65535."),
         ({"format": "xml"}, "“xml” is not one of the choices for “Format”: choose JSON or Slack"),
         ({"kinds": ["video.nope"]}, "“video.nope” is not one of the choices for “Events”"),
         ({"kinds": [ev.TEAM_OUT_OF_POINTS]}, "“team.out_of_points” is not one of the choices"),

@@ -27,7 +27,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpcore
 import httpx
@@ -108,19 +107,18 @@ def target_resolve(url: str) -> Target:
     `Refused` (permanent for a refused scheme or address; not for a host not found,
     which may be found later)."""
     try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
+        parsed = httpx.URL(url)  # read as the call will read it
+        host = parsed.raw_host.decode("ascii")
+        port = parsed.port
+    except (httpx.InvalidURL, UnicodeError, ValueError):
         raise Refused("The address cannot be read: check it.", permanent=True) from None
-    if parts.scheme.lower() not in SCHEMES:
+    if parsed.scheme not in SCHEMES:
         raise Refused("Webhooks call http:// and https:// addresses only.", permanent=True)
-    try:
-        host = httpx.URL(url).raw_host.decode("ascii")
-    except (httpx.InvalidURL, UnicodeError):
-        raise Refused("The address cannot be read: check it.", permanent=True) from None
     if not host:
         raise Refused("The address names no host.", permanent=True)
-    port = port or (443 if parts.scheme.lower() == "https" else 80)
+    port = port or (443 if parsed.scheme == "https" else 80)
+    if not 0 < port < 65536:
+        raise Refused(f"There is no port {port}: ports go from 1 to 65535.", permanent=True)
     allow_private = settings.VIDEOSTUDIO_WEBHOOK_ALLOW_PRIVATE
     name = host.rstrip(".").lower()
     if not allow_private and (name == "localhost" or name.endswith(".localhost")):

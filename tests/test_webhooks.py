@@ -11,6 +11,7 @@ import ipaddress
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -519,6 +520,21 @@ def test_only_http_and_https_are_called(settings: Any) -> None:
         assert refused.value.permanent
         assert refused.value.text == "Webhooks call http:// and https:// addresses only."
     assert target_resolve("https://8.8.8.8/hook") == Target("8.8.8.8", 443, ("8.8.8.8",))
+
+
+def test_a_resolver_that_does_not_answer_does_not_hold_the_call(
+    monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    """getaddrinfo has no timeout of its own: a resolver that hangs is waited for only
+    as long as the call may take, and the delivery is tried again later."""
+    settings.VIDEOSTUDIO_WEBHOOK_TIMEOUT_SECONDS = 0.3
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *args, **kwargs: time.sleep(2))
+    started = time.perf_counter()
+    with pytest.raises(Refused) as refused:
+        target_resolve("https://hooks.example.com/videostudio")
+    assert time.perf_counter() - started < 1
+    assert not refused.value.permanent
+    assert refused.value.text == "The host “hooks.example.com” could not be looked up within 0.3 s."
 
 
 def test_the_call_goes_to_the_checked_address_and_the_name_is_not_resolved_again(

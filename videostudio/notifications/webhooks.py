@@ -21,6 +21,7 @@ import hmac
 import ipaddress
 import json
 import socket
+import threading
 import time
 import typing
 import uuid
@@ -102,7 +103,31 @@ def address_refusal(address: IPAddress) -> str | None:
     return None
 
 
-def target_resolve(url: str) -> Target:
+def _lookup(host: str, port: int, *, timeout: float) -> list[Any]:
+    """getaddrinfo, waited for at most `timeout` s (it has no timeout of its own: a
+    resolver that never answers would hold the call past its lease)."""
+    box: dict[str, Any] = {}
+
+    def look() -> None:
+        try:
+            box["found"] = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError) as exc:
+            box["error"] = exc
+
+    thread = threading.Thread(target=look, name="webhook-dns", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        raise Refused(
+            f"The host “{host}” could not be looked up within {timeout:g} s.", permanent=False
+        )
+    if "error" in box:
+        raise Refused(f"The host “{host}” cannot be found.", permanent=False)
+    found: list[Any] = box["found"]
+    return found
+
+
+def target_resolve(url: str, *, timeout: float | None = None) -> Target:
     """Where `url` goes: its host resolved once and every address checked. Raises
     `Refused` (permanent for a refused scheme or address; not for a host not found,
     which may be found later)."""
@@ -127,10 +152,9 @@ def target_resolve(url: str) -> Target:
             "public internet here.",
             permanent=True,
         )
-    try:
-        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError):
-        raise Refused(f"The host “{host}” cannot be found.", permanent=False) from None
+    if timeout is None:
+        timeout = float(settings.VIDEOSTUDIO_WEBHOOK_TIMEOUT_SECONDS)
+    found = _lookup(host, port, timeout=timeout)
     addresses: list[str] = []
     for *_, sockaddr in found:
         text = str(sockaddr[0]).split("%")[0]  # an IPv6 scope (fe80::1%eth0) is link-local
@@ -356,11 +380,12 @@ def webhook_send(delivery: Delivery) -> Outcome:
         return int((time.monotonic() - started) * 1000)
 
     try:
-        target = target_resolve(webhook.url)
+        target = target_resolve(webhook.url, timeout=timeout)
     except Refused as refused:
         return Outcome(ok=False, latency_ms=took(), error=refused.text, retry=not refused.permanent)
     body = json.dumps(payload(delivery), ensure_ascii=False, separators=(",", ":")).encode()
     sent_headers = headers(delivery, body, timestamp=int(time.time()))
+    # The whole call (looking the host up included) ends by one deadline.
     transport = PinnedTransport(target, deadline=started + timeout)
     try:
         with (

@@ -33,8 +33,7 @@ class AttemptInline(admin.TabularInline):
     model = DeliveryAttempt
     extra = 0
     can_delete = False
-    fields = ["at", "ok", "status_code", "latency_ms", "error"]
-    readonly_fields = fields
+    fields = readonly_fields = ("at", "ok", "status_code", "latency_ms", "error")
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -373,7 +373,7 @@ if what == "digests":
     done = digests_send()
 else:
     while True:
-        tried = deliveries_send(limit=3)
+        tried = deliveries_send(most=3)
         if not tried:
             break
         done += tried

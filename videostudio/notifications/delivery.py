@@ -18,7 +18,7 @@ import logging
 import random
 import uuid
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -55,6 +55,10 @@ def _senders() -> dict[str, Sender]:
     }
 
 
+# How far past `limit` a claim looks for deliveries of webhooks not already taken.
+CLAIM_LOOKAHEAD = 200
+
+
 def lease_seconds() -> float:
     return float(settings.VIDEOSTUDIO_WEBHOOK_TIMEOUT_SECONDS) + 30
 
@@ -66,9 +70,15 @@ def backoff(attempts: int) -> timedelta:
 
 
 def deliveries_claim(
-    *, now: datetime, limit: int, token: uuid.UUID, kinds: Iterable[str] | None = None
+    *,
+    now: datetime,
+    limit: int,
+    token: uuid.UUID,
+    kinds: Iterable[str] | None = None,
+    busy: set[int] | None = None,
 ) -> list[Delivery]:
-    """Take the lease of up to `limit` due deliveries nobody holds."""
+    """Take the lease of up to `limit` due deliveries nobody holds: at most one per
+    webhook, and none for a webhook in `busy` (one with a call out already)."""
     due = Delivery.objects.filter(
         Q(lease_until__isnull=True) | Q(lease_until__lt=now),
         status=Delivery.Status.PENDING,
@@ -77,7 +87,17 @@ def deliveries_claim(
     )
     if kinds is not None:
         due = due.filter(event__kind__in=list(kinds))
-    ids = list(due.order_by("next_attempt_at", "id").values_list("pk", flat=True)[:limit])
+    candidates = due.order_by("next_attempt_at", "id").values_list("pk", "webhook_id")
+    ids: list[int] = []
+    taken = set(busy or ())
+    for pk, webhook_id in candidates[: limit + CLAIM_LOOKAHEAD]:
+        if webhook_id is not None:
+            if webhook_id in taken:
+                continue
+            taken.add(webhook_id)
+        ids.append(pk)
+        if len(ids) == limit:
+            break
     if not ids:
         return []
     Delivery.objects.filter(
@@ -91,7 +111,13 @@ def deliveries_claim(
     )
     return list(
         Delivery.objects.filter(lease_token=token, pk__in=ids).select_related(
-            "event", "event__video", "event__video__owner", "event__actor", "recipient", "webhook"
+            "event",
+            "event__video",
+            "event__video__owner",
+            "event__video__parent",
+            "event__actor",
+            "recipient",
+            "webhook",
         )
     )
 
@@ -160,35 +186,37 @@ def _send_one(delivery: Delivery, sender: Sender) -> Outcome:
 
 
 def deliveries_send(
-    *, now: datetime | None = None, limit: int = 50, kinds: Iterable[str] | None = None
+    *, now: datetime | None = None, kinds: Iterable[str] | None = None, most: int = 1000
 ) -> int:
-    """Send one batch of what is due, concurrently; returns how many were tried."""
-    now = now or timezone.now()
-    token = uuid.uuid4()
-    batch = deliveries_claim(now=now, limit=limit, token=token, kinds=kinds)
-    batch = _skip_webhooks_off(batch, token=token)
-    if not batch:
-        return 0
+    """Send what is due, VIDEOSTUDIO_NOTIFY_CONCURRENCY at a time; returns how many
+    were tried. A delivery is claimed only when a thread is free to send it at once,
+    so its lease runs while it is being sent, never while it waits its turn; and a
+    webhook has one call out at a time, so a slow or dead receiver holds one thread
+    while the others go on with everyone else's."""
+    width = settings.VIDEOSTUDIO_NOTIFY_CONCURRENCY
     senders = _senders()
-    width = min(settings.VIDEOSTUDIO_NOTIFY_CONCURRENCY, len(batch))
+    running: dict[Future[Outcome], Delivery] = {}
+    tried, drained = 0, False
     with ThreadPoolExecutor(max_workers=width, thread_name_prefix="notify") as pool:
-        # Each outcome is written as it comes: a slow endpoint holds up nobody's record.
-        futures = {
-            pool.submit(_send_one, delivery, senders[delivery.channel]): delivery
-            for delivery in batch
-        }
-        for future in as_completed(futures):
-            delivery_record(futures[future], future.result())
-    return len(batch)
-
-
-def next_due() -> datetime | None:
-    """When the soonest delivery waiting for another try is due."""
-    row = (
-        Delivery.objects.filter(status=Delivery.Status.PENDING, digest=False)
-        .exclude(next_attempt_at__isnull=True)
-        .order_by("next_attempt_at")
-        .values_list("next_attempt_at", flat=True)
-        .first()
-    )
-    return row
+        while True:
+            free = width - len(running)
+            if free > 0 and not drained and tried < most:
+                token = uuid.uuid4()
+                busy = {d.webhook_id for d in running.values() if d.webhook_id is not None}
+                batch = deliveries_claim(
+                    now=now or timezone.now(), limit=min(free, most - tried), token=token,
+                    kinds=kinds, busy=busy,
+                )  # fmt: skip
+                batch = _skip_webhooks_off(batch, token=token)
+                drained = not batch
+                for delivery in batch:
+                    running[pool.submit(_send_one, delivery, senders[delivery.channel])] = delivery
+                tried += len(batch)
+            if not running:
+                break
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                # Each outcome is written as it comes: a slow call holds up nobody's record.
+                delivery_record(running.pop(future), future.result())
+            drained = False  # a thread is free: what was busy may have more to send
+    return tried

@@ -59,11 +59,14 @@ def member(name: str, **extra: Any) -> User:
 
 
 def finish(video: Video) -> None:
-    """The tracker saw the job complete: the real move, which tells its owner."""
+    """The tracker saw the job complete and saved its files: the real move, which tells
+    its owner."""
+    now = timezone.now()
     assert states.video_observed(
         video,
-        fields={"status": Video.Status.COMPLETED, "progress": 100, "completed_at": timezone.now()},
-    )
+        fields={"status": Video.Status.COMPLETED, "progress": 100, "completed_at": now,
+                "archived_at": now, "video_file": "videos/x/video.mp4"},
+    )  # fmt: skip
 
 
 def text_of(message: EmailMessage) -> str:

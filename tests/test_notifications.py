@@ -84,6 +84,20 @@ def test_a_finished_job_is_told_to_its_owner_once_however_often_it_is_seen(
     assert words.url == reverse("videos:detail", args=[video.pk])
 
 
+def test_ready_is_told_when_the_files_are_saved_not_before(owner: Any) -> None:
+    video = running(owner)
+    remote = RemoteVideo(
+        id=str(video.provider_id), status="completed", raw_status="completed", progress=100
+    )
+    # Completed at the provider, but saving its files failed this time.
+    assert video_apply(video=video, fetched=Fetched(remote=remote, archive_error="Disk full."))
+    assert told(owner) == []
+    video.refresh_from_db()
+    assert video.status == Video.Status.COMPLETED and video.next_poll_at is not None
+    assert video_apply(video=video, fetched=Fetched(files={"video_file": "videos/x/v.mp4"}))
+    assert told(owner) == [events.VIDEO_COMPLETED]
+
+
 def test_a_failed_job_is_told_with_the_providers_reason(owner: Any) -> None:
     video = running(owner)
     remote = RemoteVideo(

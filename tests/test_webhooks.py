@@ -193,10 +193,12 @@ def test_a_completed_job_is_sent_signed_as_the_readme_says(
     settings.VIDEOSTUDIO_SITE_URL = "https://studio.example.com"
     webhook = hook(receiver, "/ok", owner=owner)
     video = a_video(owner=owner, prompt="a lighthouse at dawn", running=True)
-    # The real move: the tracker saw it finish (and the event is emitted with it).
+    # The real move: the tracker saw it finish and saved it (the event comes with it).
     assert states.video_observed(
-        video, fields={"status": Video.Status.COMPLETED, "progress": 100, "next_poll_at": None}
-    )
+        video,
+        fields={"status": Video.Status.COMPLETED, "progress": 100, "next_poll_at": None,
+                "archived_at": now(), "video_file": "videos/x/video.mp4"},
+    )  # fmt: skip
     assert delivery.deliveries_send() == 1
 
     (call,) = receiver.seen("/ok")

@@ -311,12 +311,15 @@ def digests_send(*, now: datetime | None = None, retries_only: bool = False) -> 
     """Send each member with something waiting their one digest; returns how many
     went. `retries_only`: only to members whose digest failed and is due again (so a
     retry does not send anyone else a second digest that day)."""
-    now = now or timezone.now()
-    members = _waiting(now)
+    fixed = now
+    members = _waiting(now or timezone.now())
     if retries_only:
         members = members.filter(next_attempt_at__isnull=False)
     sent = 0
     for recipient_id in sorted(set(members.values_list("recipient_id", flat=True))):
+        # Each member's lease starts when their digest is sent, not when the run began:
+        # minutes of sending to others must not leave it expired before it is used.
+        now = fixed or timezone.now()
         batch = digest_claim(recipient_id=recipient_id, now=now, token=uuid.uuid4())
         if not batch:
             continue  # another process took them
@@ -329,7 +332,7 @@ def digests_send(*, now: datetime | None = None, retries_only: bool = False) -> 
         for delivery in batch:
             delivery_record(delivery, outcome, now=now)
         sent += outcome.ok
-    _digest_retry_schedule(now=now)
+    _digest_retry_schedule(now=fixed or timezone.now())
     return sent
 
 

@@ -31,9 +31,9 @@ status where the status decides them (a failure or refusal costs nothing), and
 otherwise through `video_charged`, `video_charge_released` and `video_estimated`,
 which whoever keeps the points calls. When a job reaches its final word (sent or
 seen completed or failed), the keeper of the points is told (`videos.points`).
-A move to COMPLETED or FAILED (and archiving given up) is told to whoever listens
-(`videos.events`: the notifications app) in the same transaction as the move, so the
-word and the move land together, once.
+A job's files saved (it is ready), a move to FAILED, or archiving given up, is told
+to whoever listens (`videos.events`: the notifications app) in the same transaction
+as the move, so the word and the move land together, once.
 """
 
 from __future__ import annotations
@@ -129,14 +129,17 @@ def _move(
     with transaction.atomic():
         if query.update(status=target, updated_at=timezone.now(), **fields) != 1:
             return False
-        _tell(video_pk, target, was_completed=COMPLETED in allowed, fields=fields)
+        _tell(video_pk, target, fields=fields)
     return True
 
 
-def _tell(video_pk: int, target: str, *, was_completed: bool, fields: dict[str, Any]) -> None:
-    """A job just completed, failed, or gave up saving its files: its owner hears of it."""
+def _tell(video_pk: int, target: str, *, fields: dict[str, Any]) -> None:
+    """A job's files were just saved (it is ready), it failed, or saving its files was
+    given up: its owner hears of it."""
     happening: tuple[str, str, dict[str, Any]] | None = None
-    if target == COMPLETED and not was_completed:
+    if target == COMPLETED and fields.get("archived_at") is not None:
+        # Ready means it can be watched: told once its files are saved here (with the
+        # completion itself, usually; else when the archive lands). Once: by its key.
         happening = (events.VIDEO_COMPLETED, f"{events.VIDEO_COMPLETED}:{video_pk}", {})
     elif target == FAILED and fields.get("error_code") != "cancelled":
         reason = fields.get("error_message", "")
@@ -369,7 +372,11 @@ def _move_many(
     allowed = set(sources(target)) & set(among)
     with transaction.atomic():
         rows = Video.objects.filter(pk__in=pks, status__in=allowed)
-        moving = list(rows.values_list("pk", flat=True)) if target == FAILED else []
+        # Locked (PostgreSQL) so the ones told are the ones moved: a slow send's late
+        # answer cannot complete one of them in between. SQLite's transaction is the lock.
+        moving = (
+            list(rows.select_for_update().values_list("pk", flat=True)) if target == FAILED else []
+        )
         moved = rows.update(
             status=target,
             reserved_points=0,
@@ -380,7 +387,7 @@ def _move_many(
             **fields,
         )
         for pk in moving:
-            _tell(pk, target, was_completed=False, fields=fields)
+            _tell(pk, target, fields=fields)
     return moved
 
 

@@ -131,7 +131,17 @@ def test_a_job_whose_files_cannot_be_saved_is_told_once_when_archiving_gives_up(
         assert kinds == ([events.VIDEO_NOT_ARCHIVED] if attempt == MAX_ARCHIVE_ATTEMPTS - 1 else [])
     video.refresh_from_db()
     assert video.next_poll_at is None
-    assert "The disk is full." in describe(Event.objects.get(), owner).body
+    body = describe(Event.objects.get(), owner).body
+    assert "The disk is full." in body and "Open it to try again" in body
+
+
+def test_files_the_provider_no_longer_has_are_not_offered_a_retry(owner: Any) -> None:
+    video = a_video(owner=owner, archived_at=None, video_file="", thumbnail_file="",
+                    next_poll_at=datetime.now(UTC))  # fmt: skip
+    remote = RemoteVideo(id=str(video.provider_id), status="failed", raw_status="expired")
+    assert video_apply(video=video, fetched=Fetched(remote=remote))
+    body = describe(Event.objects.get(kind=events.VIDEO_NOT_ARCHIVED), owner).body
+    assert "cannot be saved any more" in body and "try again" not in body
 
 
 def test_settled_sends_that_were_never_made_are_told_as_failures(owner: Any) -> None:

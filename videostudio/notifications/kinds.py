@@ -13,6 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.text import Truncator
 
 from videostudio.notifications.models import EmailChoice, Event
@@ -113,10 +114,17 @@ def describe(event: Event, reader: Any) -> Words:
         return Words(f"{whose} failed", f"{named} failed: {reason}", url)
     if kind == ev.VIDEO_NOT_ARCHIVED:
         reason = data.get("reason") or "The files could not be saved."
+        gone = video is None or (
+            video.expires_at is not None and video.expires_at <= timezone.now()
+        )
+        advice = (
+            "The provider's copy is gone, so it cannot be saved any more."
+            if gone or "no longer" in reason
+            else "Open it to try again before the provider deletes its copy."
+        )
         return Words(
             f"{whose} could not be saved here",
-            f"{named} finished, but its files could not be saved here: {reason} "
-            "Open it to try again before the provider deletes its copy.",
+            f"{named} finished, but its files could not be saved here: {reason} {advice}",
             url,
         )
     if kind in (ev.VIDEO_REMIXED, ev.VIDEO_EXTENDED):

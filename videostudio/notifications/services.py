@@ -139,9 +139,9 @@ def _plan_deliveries(event: Event, recipients: list[Any], *, now: datetime) -> N
 def wake(kind: str = "") -> None:
     """Ask the worker to send what is due (once for a burst of events). What the worker
     cannot send because it is the one that stopped, this process sends itself."""
-    if kind in SENT_FROM_HERE:
-        threading.Thread(target=_send_here, name="notify-now", daemon=True).start()
     try:
+        if kind in SENT_FROM_HERE:
+            threading.Thread(target=_send_here, name="notify-now", daemon=True).start()
         if not cache.add(WAKE_KEY, 1, 2):
             return
         from django_q.tasks import async_task

@@ -32,6 +32,7 @@ from typing import Any
 import httpcore
 import httpx
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import F
 from django.urls import reverse
@@ -296,7 +297,7 @@ def payload(delivery: Delivery) -> dict[str, Any]:
         link = f" <{url}|Open in videostudio>" if url else ""
         heading, body = _slack(words.title), _slack(words.body)
         return {
-            "text": f"{words.title}: {words.body}" + (f" {url}" if url else ""),
+            "text": f"{heading}: {body}" + (f" {url}" if url else ""),
             "blocks": [
                 {
                     "type": "section",
@@ -429,19 +430,31 @@ def webhook_outcome(webhook: Webhook, outcome: Outcome, *, now: datetime) -> Non
             last_error="Not sent: the webhook was turned off.",
         )
         failures = hooks.values_list("consecutive_failures", flat=True).first() or limit
-        ev.emit(
-            Happening(
-                kind=ev.WEBHOOK_DISABLED,
-                key=f"{ev.WEBHOOK_DISABLED}:{webhook.pk}:{now.isoformat()}",
-                user_id=webhook.owner_id or webhook.created_by_id,
-                data={
-                    "name": webhook.name,
-                    "failures": failures,
-                    "reason": reason,
-                    "path": reverse("notifications:webhook", args=[webhook.pk]),
-                },
+        # A member's webhook: its owner is told. The team's: every active staff member
+        # (whoever set it up may have left), each once.
+        told = (
+            [webhook.owner_id]
+            if webhook.owner_id is not None
+            else list(
+                get_user_model()
+                .objects.filter(is_active=True, is_staff=True)
+                .values_list("pk", flat=True)
             )
         )
+        for user_id in told:
+            ev.emit(
+                Happening(
+                    kind=ev.WEBHOOK_DISABLED,
+                    key=f"{ev.WEBHOOK_DISABLED}:{webhook.pk}:{now.isoformat()}:{user_id}",
+                    user_id=user_id,
+                    data={
+                        "name": webhook.name,
+                        "failures": failures,
+                        "reason": reason,
+                        "path": reverse("notifications:webhook", args=[webhook.pk]),
+                    },
+                )
+            )
 
 
 # --- Managing webhooks (the pages) ---------------------------------------------------------

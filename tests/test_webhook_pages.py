@@ -42,7 +42,8 @@ def new(client: Client, **data: Any) -> Any:
 
 def a_webhook(owner: User | None, **fields: Any) -> Webhook:
     fields.setdefault("name", "Team chat" if owner is None else f"{owner.username}'s hook")
-    return Webhook.objects.create(owner=owner, url=PUBLIC, **fields)
+    fields.setdefault("url", PUBLIC)
+    return Webhook.objects.create(owner=owner, **fields)
 
 
 def pages(webhook: Webhook) -> list[tuple[str, str]]:
@@ -362,3 +363,27 @@ def test_every_page_holds_its_references(client: Client, owner: User, staff: Use
     check(client.get(reverse("notifications:webhook", args=[webhook.pk])))
     check(client.get(reverse("notifications:webhook_delete", args=[webhook.pk])))
     check(client.get(reverse("notifications:webhook_log", args=[webhook.pk])))
+
+
+def test_a_password_in_the_address_is_not_shown_on_the_pages(
+    client: Client, owner: User, staff: User
+) -> None:
+    webhook = a_webhook(owner, url="https://bot:hunter2@hooks.example.com:8443/in?x=1")
+    assert webhook.shown_url == "https://bot:•••@hooks.example.com:8443/in?x=1"
+    client.force_login(owner)
+    for url in (
+        reverse("notifications:webhooks"),
+        reverse("notifications:webhook_delete", args=[webhook.pk]),
+    ):
+        page = text(client.get(url))
+        assert "hooks.example.com" in page and "hunter2" not in page, url
+    # The admin shows staff the host only: a webhook's address may be a credential.
+    staff.is_superuser = True
+    staff.save()
+    client.force_login(staff)
+    for url in (
+        reverse("admin:notifications_webhook_changelist"),
+        reverse("admin:notifications_webhook_change", args=[webhook.pk]),
+    ):
+        page = text(client.get(url))
+        assert "hooks.example.com" in page and "hunter2" not in page and "/in?x" not in page

@@ -50,9 +50,11 @@ class DeliveryAdmin(ReadOnly):
 
 @admin.register(Webhook)
 class WebhookAdmin(ReadOnly):
-    list_display = ["name", "owner", "url", "format", "active", "consecutive_failures"]
+    # The host only: a webhook's address may be a credential (Slack's are), its owner's.
+    list_display = ["name", "owner", "host", "format", "active", "consecutive_failures"]
     list_filter = ["active", "format"]
-    search_fields = ["name", "url"]
-    exclude = ["secret"]
+    search_fields = ["name"]
+    exclude = ["secret", "url"]
+    readonly_fields = ["host"]
     raw_id_fields = ["owner", "created_by"]
     list_select_related = ["owner"]

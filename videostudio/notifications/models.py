@@ -11,6 +11,7 @@ refused by the database, not by a check that may race.
 from __future__ import annotations
 
 import secrets
+from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
 from django.db import models
@@ -133,6 +134,22 @@ class Webhook(models.Model):
     @property
     def team_wide(self) -> bool:
         return self.owner_id is None
+
+    @property
+    def shown_url(self) -> str:
+        """The address as pages show it: a password in it (`user:pw@host`) hidden."""
+        parts = urlsplit(self.url)
+        if parts.password is None:
+            return self.url
+        host = parts.hostname or ""
+        if ":" in host:
+            host = f"[{host}]"
+        where = f"{parts.username}:•••@{host}" + (f":{parts.port}" if parts.port else "")
+        return urlunsplit(parts._replace(netloc=where))
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.url).hostname or ""
 
     def wants(self, kind: str) -> bool:
         return not self.kinds or kind in self.kinds

@@ -78,7 +78,10 @@ def webhook_new(request: HttpRequest) -> HttpResponse:
             return redirect("notifications:webhook", webhook.pk)
     else:
         form = WebhookForm(user=request.user)
-    return render(request, "notifications/webhooks/new.html", {"form": form})
+    allow_private = settings.VIDEOSTUDIO_WEBHOOK_ALLOW_PRIVATE
+    return render(
+        request, "notifications/webhooks/new.html", {"form": form, "allow_private": allow_private}
+    )
 
 
 @never_cache

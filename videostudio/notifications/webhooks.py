@@ -56,6 +56,11 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 # --- Where a webhook may call --------------------------------------------------------------
 
+PUBLIC_ONLY = (
+    "webhooks may call only addresses on the public internet here (an admin can allow "
+    "the server's own network with VIDEOSTUDIO_WEBHOOK_ALLOW_PRIVATE)."
+)
+
 
 class Refused(Exception):
     """A receiver that is not called. `permanent`: trying again cannot help."""
@@ -149,8 +154,7 @@ def target_resolve(url: str, *, timeout: float | None = None) -> Target:
     name = host.rstrip(".").lower()
     if not allow_private and (name == "localhost" or name.endswith(".localhost")):
         raise Refused(
-            f"“{host}” is this server itself: webhooks may call only addresses on the "
-            "public internet here.",
+            f"“{host}” is this server itself: {PUBLIC_ONLY}",
             permanent=True,
         )
     if timeout is None:
@@ -164,8 +168,7 @@ def target_resolve(url: str, *, timeout: float | None = None) -> Target:
         if refusal is not None:
             where = f"“{host}”" if host == text else f"“{host}” (at {text})"
             raise Refused(
-                f"{where} is {refusal}: webhooks may call only addresses on the public "
-                "internet here.",
+                f"{where} is {refusal}: {PUBLIC_ONLY}",
                 permanent=True,
             )
         raw = str(sockaddr[0])  # with its scope, if any: what a socket connects to

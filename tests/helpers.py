@@ -72,3 +72,45 @@ class Browser:
         response = self.http.get(path, params=params)
         assert response.status_code == 200, response.text[:500]
         return response.text
+
+
+def together(script: str, *args: str, processes: int = 2, env: dict[str, str] | None = None,
+             timeout: float = 120) -> list[Any]:  # fmt: skip
+    """Run `script` (Python, `-c`) in `processes` real processes against the test database,
+    all starting at the same moment; each prints one JSON line last, returned in order.
+
+    The script reads `sys.argv[1]` (the database's name), waits until the time in
+    `sys.argv[2]`, and gets `args` after that."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from django.db import connection
+
+    start = time.time() + 2.0  # every process is set up by then
+    full_env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "videostudio.settings",
+        "LOG_LEVEL": "ERROR",
+        **(env or {}),
+    }
+    command = [sys.executable, "-c", script, str(connection.settings_dict["NAME"]), str(start)]
+    procs = [
+        subprocess.Popen(
+            [*command, *args],
+            cwd=Path(__file__).resolve().parent.parent,
+            env=full_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(processes)
+    ]
+    reports = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=timeout)
+        assert proc.returncode == 0, err[-2000:]
+        reports.append(json.loads(out.strip().splitlines()[-1]))
+    return reports

@@ -5,11 +5,6 @@ retries and under several processes at once, and the preferences page."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-import time
 from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -19,7 +14,6 @@ import pytest
 import time_machine
 from aiosmtpd.smtp import AuthResult
 from django.contrib.auth.models import User
-from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -41,6 +35,7 @@ from videostudio.videos.models import Video
 
 from .conftest import make_user
 from .factories import a_video
+from .helpers import together
 from .mail_kit import SITE, MailServer, point_at, smtp
 from .stock_words import assert_own_words
 
@@ -385,33 +380,9 @@ print(json.dumps({"done": done}))
 
 
 def run_together(what: str, port: int, processes: int = 3) -> list[int]:
-    start = time.time() + 2.0  # every process is ready by then, and they start together
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "videostudio.settings",
-        "LOG_LEVEL": "ERROR",
-        "EMAIL_HOST": "127.0.0.1",
-        "EMAIL_PORT": str(port),
-        "VIDEOSTUDIO_SITE_URL": SITE,
-    }
-    env.pop("EMAIL_URL", None)
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", SENDER, str(connection.settings_dict["NAME"]), str(start), what],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(processes)
-    ]
-    done = []
-    for proc in procs:
-        out, err = proc.communicate(timeout=120)
-        assert proc.returncode == 0, err[-2000:]
-        done.append(json.loads(out.strip().splitlines()[-1])["done"])
-    return done
+    env = {"EMAIL_HOST": "127.0.0.1", "EMAIL_PORT": str(port), "VIDEOSTUDIO_SITE_URL": SITE,
+           "EMAIL_URL": ""}  # fmt: skip
+    return [report["done"] for report in together(SENDER, what, processes=processes, env=env)]
 
 
 def test_senders_in_several_processes_send_each_email_once(smtp: MailServer) -> None:

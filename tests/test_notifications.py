@@ -4,9 +4,6 @@ counted by the bell until read."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,7 +12,6 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import User
 from django.core.cache import cache
-from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -37,6 +33,7 @@ from videostudio.videos.refresh import MAX_ARCHIVE_ATTEMPTS, Fetched, video_appl
 
 from .conftest import make_user
 from .factories import a_video
+from .helpers import together
 from .mail_kit import MailServer, smtp
 
 pytestmark = pytest.mark.django_db
@@ -343,36 +340,15 @@ while time.time() < start:
 for n in range(30):
     happening = events.Happening(kind="video.completed", key=f"k{n}", user_id=int(sys.argv[3]))
     events.emit(happening)
-print("done")
+print(json.dumps({"done": True}))
 """
 
 
 @pytest.mark.django_db(transaction=True)
 def test_processes_recording_the_same_events_at_once_record_each_once() -> None:
     member = make_user("member")
-    start = time.time() + 2.0
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "videostudio.settings", "LOG_LEVEL": "ERROR"}
-    procs = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                RECORDER,
-                str(connection.settings_dict["NAME"]),
-                str(start),
-                str(member.pk),
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(3)
-    ]
-    for proc in procs:
-        out, err = proc.communicate(timeout=120)
-        assert proc.returncode == 0 and out.strip() == "done", err[-2000:]
+    reports = together(RECORDER, str(member.pk), processes=3)
+    assert reports == [{"done": True}] * 3
     assert Event.objects.count() == 30
     assert Notification.objects.filter(recipient=member).count() == 30
     assert json.dumps(sorted(Event.objects.values_list("key", flat=True))) == json.dumps(

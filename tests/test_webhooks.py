@@ -9,11 +9,8 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import json
-import os
 import re
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -25,7 +22,6 @@ from typing import Any
 import httpx
 import pytest
 from django.contrib.auth.models import User
-from django.db import connection
 from django.utils.timezone import now
 
 from videostudio.notifications import delivery, webhooks
@@ -44,6 +40,7 @@ from videostudio.videos.models import Video
 
 from .conftest import FakeClock
 from .factories import a_video
+from .helpers import together
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -598,30 +595,13 @@ def test_two_processes_sending_at_once_send_each_delivery_once(
     for video in [a_video(owner=owner) for _ in range(30)]:
         completed(video)
     assert Delivery.objects.filter(status=Delivery.Status.PENDING).count() == 60
-    start = time.time() + 2.0  # both processes are set up by then, and start together
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "videostudio.settings",
-        "LOG_LEVEL": "ERROR",
-        "VIDEOSTUDIO_WEBHOOK_ALLOW_PRIVATE": "true",
-        "VIDEOSTUDIO_WEBHOOK_DISABLE_AFTER": "1000",  # the 500s do not turn it off
-    }
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", SENDER, str(connection.settings_dict["NAME"]), str(start)],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(2)
-    ]
-    reports = []
-    for proc in procs:
-        out, err = proc.communicate(timeout=120)
-        assert proc.returncode == 0, err[-2000:]
-        reports.append(json.loads(out.strip().splitlines()[-1]))
+    reports = together(
+        SENDER,
+        env={
+            "VIDEOSTUDIO_WEBHOOK_ALLOW_PRIVATE": "true",
+            "VIDEOSTUDIO_WEBHOOK_DISABLE_AFTER": "1000",  # the 500s do not turn it off
+        },
+    )
 
     assert sum(report["tried"] for report in reports) == 60
     assert all(report["tried"] > 0 for report in reports)  # both took part

@@ -8,19 +8,12 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
+from videostudio.adminsite.readonly import ReadOnlyAdmin
 from videostudio.notifications.models import Delivery, DeliveryAttempt, Event, Webhook
 
 
-class ReadOnly(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
 @admin.register(Event)
-class EventAdmin(ReadOnly):
+class EventAdmin(ReadOnlyAdmin):
     list_display = ["kind", "key", "user", "video_id", "created_at"]
     list_filter = ["kind"]
     search_fields = ["key"]
@@ -40,7 +33,7 @@ class AttemptInline(admin.TabularInline):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(ReadOnly):
+class DeliveryAdmin(ReadOnlyAdmin):
     list_display = ["event", "channel", "recipient", "webhook", "status", "attempts", "sent_at"]
     list_filter = ["channel", "status", "digest"]
     raw_id_fields = ["event", "recipient", "webhook"]
@@ -49,7 +42,7 @@ class DeliveryAdmin(ReadOnly):
 
 
 @admin.register(Webhook)
-class WebhookAdmin(ReadOnly):
+class WebhookAdmin(ReadOnlyAdmin):
     # The host only: a webhook's address may be a credential (Slack's are), its owner's.
     list_display = ["name", "owner", "host", "format", "active", "consecutive_failures"]
     list_filter = ["active", "format"]

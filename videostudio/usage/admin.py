@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.http import HttpRequest
 
+from videostudio.adminsite.readonly import ReadOnlyAdmin
 from videostudio.usage.models import BalanceSnapshot, Budget, LedgerEntry, UsagePolicy
 
 
@@ -25,16 +26,8 @@ class BudgetAdmin(admin.ModelAdmin):
     raw_id_fields = ["user"]
 
 
-class ReadOnly(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(ReadOnly):
+class LedgerEntryAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "bot_name", "usage_type", "cost_points", "video"]
     list_filter = ["bot_name", ("video", admin.EmptyFieldListFilter)]
     date_hierarchy = "created_at"
@@ -42,5 +35,5 @@ class LedgerEntryAdmin(ReadOnly):
 
 
 @admin.register(BalanceSnapshot)
-class BalanceSnapshotAdmin(ReadOnly):
+class BalanceSnapshotAdmin(ReadOnlyAdmin):
     list_display = ["taken_at", "points"]

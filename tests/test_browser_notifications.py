@@ -45,3 +45,20 @@ def test_the_bell_counts_a_finished_job_without_a_reload_and_leads_to_it(page: A
     assert page.locator("header #bell").get_attribute("aria-label") == (
         "Notifications, none unread"
     )
+
+
+def test_the_email_and_webhook_pages_pass_axe(page: Any) -> None:
+    log_in(page)
+    for path in ("/notifications/settings/", "/notifications/webhooks/",
+                 "/notifications/webhooks/new/"):  # fmt: skip
+        page.goto(path)
+        assert page.locator("main h1").count() == 1, path
+        assert axe_violations(page) == [], path
+    # A refused address is said next to its field, and the form keeps what was typed.
+    page.fill("#id_name", "Team chat")
+    page.fill("#id_url", "http://169.254.169.254/latest")
+    page.click("main form button[type=submit]")
+    page.wait_for_selector("#id_url_error")
+    assert "link-local" in page.inner_text("#id_url_error")
+    assert page.input_value("#id_name") == "Team chat"
+    assert axe_violations(page) == []

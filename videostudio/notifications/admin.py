@@ -33,8 +33,8 @@ class AttemptInline(admin.TabularInline):
     model = DeliveryAttempt
     extra = 0
     can_delete = False
-    fields = ["at", "ok", "status_code", "latency_ms", "error"]
-    readonly_fields = fields
+    # A tuple fits both attributes' types (a list is one or the other to mypy).
+    fields = readonly_fields = ("at", "ok", "status_code", "latency_ms", "error")
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -341,9 +341,7 @@ def test_a_revoke_sent_with_a_next_off_the_site_goes_back_to_the_list(
     assert response.status_code == 302 and response["Location"] == TOKENS
 
 
-def test_the_staff_list_answers_a_page_number_it_does_not_have(
-    client: Client, staff: User
-) -> None:
+def test_the_staff_list_answers_a_page_number_it_does_not_have(client: Client, staff: User) -> None:
     client.force_login(staff)
     for junk in ("x", "0", "99999999999999999999"):
         response = client.get(ALL_TOKENS, {"page": junk})
@@ -369,5 +367,7 @@ def test_the_admin_shows_tokens_read_only_and_never_their_digest(client: Client)
         assert token.digest not in body and raw not in body
     assert 'name="name"' not in shown.content.decode()  # nothing to edit
     assert client.get("/admin/api/apitoken/add/").status_code == 403
-    assert client.post(f"/admin/api/apitoken/{token.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert (
+        client.post(f"/admin/api/apitoken/{token.pk}/delete/", {"post": "yes"}).status_code == 403
+    )
     assert ApiToken.objects.filter(pk=token.pk).exists()

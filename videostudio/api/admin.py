@@ -10,25 +10,36 @@ from django.http import HttpRequest
 
 from videostudio.api.models import ApiToken
 
+# Everything but the digest.
+SHOWN = (
+    "user",
+    "name",
+    "prefix",
+    "created_at",
+    "expires_at",
+    "last_used_at",
+    "revoked_at",
+    "revoked_by",
+)
+
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    list_display = ["name", "user", "prefix", "created_at", "expires_at", "last_used_at", "revoked_at"]
-    list_filter = [("revoked_at", admin.EmptyFieldListFilter), "expires_at"]
-    search_fields = ["name", "prefix", "user__username"]
-    list_select_related = ["user"]
-    date_hierarchy = "created_at"
-    fields = [
-        "user",
+    list_display = [
         "name",
+        "user",
         "prefix",
         "created_at",
         "expires_at",
         "last_used_at",
         "revoked_at",
-        "revoked_by",
     ]
-    readonly_fields = fields
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter), "expires_at"]
+    search_fields = ["name", "prefix", "user__username"]
+    list_select_related = ["user"]
+    date_hierarchy = "created_at"
+    fields = SHOWN
+    readonly_fields = SHOWN
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

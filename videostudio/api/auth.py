@@ -87,7 +87,7 @@ def api_view(methods: list[str]) -> Callable[[View], View]:
                 return errors.rate_limited(wait)
             member = token.user
             request.user = member
-            request.auser = _member(member)  # type: ignore[attr-defined]
+            request.auser = _member(member)
             request.api_token = token  # type: ignore[attr-defined]
             return view(request, *args, **kwargs)
 

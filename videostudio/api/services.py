@@ -32,7 +32,9 @@ def token_digest(raw: str) -> str:
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
 
-def token_create(*, user: Any, name: str, expires_at: datetime | None = None) -> tuple[ApiToken, str]:
+def token_create(
+    *, user: Any, name: str, expires_at: datetime | None = None
+) -> tuple[ApiToken, str]:
     """A new token for `user`: the row, and the token itself, which is never kept (the
     caller shows it once)."""
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)

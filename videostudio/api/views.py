@@ -40,11 +40,16 @@ def token_list(request: HttpRequest) -> HttpResponse:
         "api/tokens.html",
         {
             "form": form,
-            "tokens": list(ApiToken.objects.filter(user_id=request.user.pk)),
+            "tokens": list(ApiToken.objects.filter(user_id=_member_id(request))),
             "new": _new_token(request),
             "api_base": f"{settings.VIDEOSTUDIO_SITE_URL}/v1",
         },
     )
+
+
+def _member_id(request: HttpRequest) -> int:
+    """The logged-in member's id (LoginRequiredMiddleware lets no one else in)."""
+    return int(request.user.pk or 0)
 
 
 def _new_token(request: HttpRequest) -> dict[str, Any] | None:
@@ -52,10 +57,13 @@ def _new_token(request: HttpRequest) -> dict[str, Any] | None:
     shown = request.session.pop(NEW_TOKEN, None)
     if not isinstance(shown, dict):
         return None
-    token = ApiToken.objects.filter(pk=shown.get("id"), user_id=request.user.pk).first()
-    if token is None or not isinstance(shown.get("token"), str):
+    pk, raw = shown.get("id"), shown.get("token")
+    if not isinstance(pk, int) or not isinstance(raw, str):
         return None
-    return {"token": token, "raw": shown["token"]}
+    token = ApiToken.objects.filter(pk=pk, user_id=_member_id(request)).first()
+    if token is None:
+        return None
+    return {"token": token, "raw": raw}
 
 
 @require_GET
@@ -77,7 +85,7 @@ def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     found); staff reach every one."""
     visible = ApiToken.objects.select_related("user")
     if not request.user.is_staff:
-        visible = visible.filter(user_id=request.user.pk)
+        visible = visible.filter(user_id=_member_id(request))
     token = get_object_or_404(visible, pk=pk)
     mine = token.user_id == request.user.pk
     back = reverse("api:tokens") if mine else reverse("api:tokens_all")

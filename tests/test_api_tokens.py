@@ -22,6 +22,7 @@ from videostudio.api.services import token_authenticate, token_create, token_rev
 
 from .conftest import make_user
 from .stock_words import assert_own_words
+from .test_idrefs import problems
 
 pytestmark = pytest.mark.django_db
 
@@ -347,6 +348,30 @@ def test_the_staff_list_answers_a_page_number_it_does_not_have(client: Client, s
         response = client.get(ALL_TOKENS, {"page": junk})
         assert response.status_code == 200
         page(response)
+
+
+def test_every_tokens_page_points_only_at_what_it_holds(
+    client: Client, owner: User, staff: User
+) -> None:
+    """Labels, aria references and in-page links name elements of the page, each id once:
+    the list as it is, with the form's errors, with a new token, and staff's pages."""
+    token, _raw = token_create(user=owner, name="bot")
+    client.force_login(owner)
+    pages = [
+        client.get(TOKENS),
+        client.post(TOKENS, {"name": "", "expires": "junk"}),
+        client.get(revoke_url(token)),
+    ]
+    client.post(TOKENS, {"name": "another", "expires": "7"})
+    with_new = client.get(TOKENS)
+    assert shown_token(with_new) is not None
+    pages.append(with_new)
+    client.force_login(staff)
+    pages += [client.get(ALL_TOKENS), client.get(revoke_url(token))]
+    for response in pages:
+        assert response.status_code == 200
+        html_text = response.content.decode()
+        assert not problems(html_text), problems(html_text)
 
 
 # --- The admin ---------------------------------------------------------------------------

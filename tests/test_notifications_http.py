@@ -3,8 +3,9 @@ server, the app against the simulator on its own port, two trackers at once.
 
 Three members send at the same moment, one job fails at the provider, one is refused
 before anything is made, bob remixes alice's video while carol remixes it privately.
-Each member's bell must then count exactly what happened to them, once, and the
-mail server (a real one) must hold one email per event and member, as they chose.
+Each member's bell must then count exactly what happened to them, once; the mail
+server (a real one) must hold one email per event and member, as they chose; and the
+webhook receivers (real ones) one signed call per event, without private prompts.
 """
 
 from __future__ import annotations
@@ -29,9 +30,10 @@ from videostudio.videos.models import Video
 from .conftest import FakeClock, make_user
 from .helpers import Browser
 from .mail_kit import MailServer, smtp
+from .test_webhooks import Receiver, hook, receiver
 
 pytestmark = pytest.mark.django_db(transaction=True)
-__all__ = ["smtp"]  # a fixture, used by name
+__all__ = ["receiver", "smtp"]  # fixtures, used by name
 
 
 @pytest.fixture
@@ -80,10 +82,14 @@ def sweep_twice_at_once() -> None:
 
 
 def test_every_members_bell_counts_what_happened_to_them_once(
-    live_server: Any, provider: SimulatorServer, smtp: MailServer
+    live_server: Any, provider: SimulatorServer, smtp: MailServer, receiver: Receiver
 ) -> None:
-    for name in ("alice", "bob", "carol"):
-        make_user(name, email=f"{name}@example.com")
+    users = {
+        name: make_user(name, email=f"{name}@example.com") for name in ("alice", "bob", "carol")
+    }
+    stella = make_user("stella", is_staff=True)
+    hook(receiver, "/team", owner=None, created_by=stella)
+    hook(receiver, "/alice", owner=users["alice"])
     members = {name: Browser(live_server.url, name) for name in ("alice", "bob", "carol")}
     prompts = {
         "alice": ["a heron in fog", "a heron [fail]"],
@@ -174,3 +180,16 @@ def test_every_members_bell_counts_what_happened_to_them_once(
             ("carol", "videostudio: Your video is ready"),
         ]
     ), mails
+
+    # Webhooks: alice's own gets her three; the team's gets every member's eight, each
+    # once, signed, and carol's private remix without its prompt.
+    alices = receiver.seen("/alice")
+    assert sorted(call.json["type"] for call in alices) == sorted(
+        ["video.completed", "video.failed", "video.remixed"]
+    )
+    team = receiver.seen("/team")
+    ids = [call.headers["Videostudio-Delivery"] for call in team]
+    assert len(ids) == len(set(ids)) == 8
+    assert all(call.valid for call in [*alices, *team])
+    assert not [call for call in team if b"at dawn" in call.body]
+    assert [call for call in team if b"in the rain" in call.body]

@@ -609,6 +609,16 @@ def test_the_catalog_admin_form_refuses_in_the_apps_words(root: Client) -> None:
     assert "“Points per second” takes a number, such as 2.5." in page
 
 
+def test_a_model_fields_own_limit_is_refused_in_the_apps_words(root: Client) -> None:
+    """A limit only the model field has (its validator, run by the model's own checks
+    while the rest of the form is refused): found by the fuzzing in test_inputs."""
+    entry = CatalogEntry.objects.get(name="Sora-2")
+    url = reverse("admin:catalog_catalogentry_change", args=[entry.pk])
+    response = root.post(url, {"sprite_columns": ["0" * 30 + "9a", "2147483648"], "_popup": "1"})
+    assert "“Spritesheet columns” can be at most 100." in text(response)
+    assert_own_words(response)
+
+
 def test_the_catalog_list_refuses_edited_rows_and_counts_in_the_apps_words(root: Client) -> None:
     entry = CatalogEntry.objects.get(name="Sora-2")
     url = reverse("admin:catalog_catalogentry_changelist")

@@ -240,6 +240,15 @@ def _form_words(form: BaseForm, key: str) -> str:
     }.get(key, "That could not be accepted: check the form and send it again.")
 
 
+# What a model field's own validators say, by code, after the field's quoted label.
+LIMIT_WORDS = {
+    "max_value": " can be at most %(limit_value)s.",
+    "min_value": " must be at least %(limit_value)s.",
+    "max_length": " is %(show_value)d characters long; the limit is %(limit_value)d.",
+    "min_length": " is %(show_value)d characters long; it needs at least %(limit_value)d.",
+    "step_size": " must be a multiple of %(limit_value)s.",
+}
+
 # What a model's checks across fields say (a ModelForm, in the admin).
 TOGETHER_WORDS = {
     "unique_together": "There is one with this %(field_labels)s already: change one of them.",
@@ -269,6 +278,11 @@ class OwnWords(BaseForm):
                         continue
                     if form_field is not None and item.code in form_field.error_messages:
                         item.message = form_field.error_messages[item.code]
+                    elif form_field is not None and item.code in LIMIT_WORDS:
+                        # A model field's own limit the form field does not know (a
+                        # small integer column's largest value).
+                        quoted = f"“{escape_percent(_label(form_field, name))}”"
+                        item.message = quoted + LIMIT_WORDS[item.code]
                     elif item.code in TOGETHER_WORDS:
                         item.message = TOGETHER_WORDS[item.code]
         super().add_error(field, error)

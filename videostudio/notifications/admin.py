@@ -33,7 +33,6 @@ class AttemptInline(admin.TabularInline):
     model = DeliveryAttempt
     extra = 0
     can_delete = False
-    # A tuple fits both attributes' types (a list is one or the other to mypy).
     fields = readonly_fields = ("at", "ok", "status_code", "latency_ms", "error")
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:

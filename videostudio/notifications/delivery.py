@@ -96,6 +96,24 @@ def deliveries_claim(
     )
 
 
+def _skip_webhooks_off(batch: list[Delivery], *, token: uuid.UUID) -> list[Delivery]:
+    """A webhook turned off after its delivery was planned is not called: the delivery
+    is skipped (not counted as a try)."""
+    off = [d.pk for d in batch if d.webhook is not None and not d.webhook.active]
+    if off:
+        Delivery.objects.filter(
+            pk__in=off, lease_token=token, status=Delivery.Status.PENDING
+        ).update(
+            status=Delivery.Status.SKIPPED,
+            next_attempt_at=None,
+            attempts=F("attempts") - 1,
+            last_error="Not sent: the webhook is turned off.",
+            lease_token=None,
+            lease_until=None,
+        )
+    return [d for d in batch if d.pk not in off]
+
+
 def delivery_record(delivery: Delivery, outcome: Outcome, *, now: datetime | None = None) -> bool:
     """Write one try's outcome (under the delivery's lease): sent, tried again later,
     or given up. Returns False if the lease was lost meanwhile."""
@@ -146,7 +164,9 @@ def deliveries_send(
 ) -> int:
     """Send one batch of what is due, concurrently; returns how many were tried."""
     now = now or timezone.now()
-    batch = deliveries_claim(now=now, limit=limit, token=uuid.uuid4(), kinds=kinds)
+    token = uuid.uuid4()
+    batch = deliveries_claim(now=now, limit=limit, token=token, kinds=kinds)
+    batch = _skip_webhooks_off(batch, token=token)
     if not batch:
         return 0
     senders = _senders()

@@ -128,10 +128,10 @@ def test_api_error_answers_in_the_providers_shape() -> None:
     )
     error = error_of(response, 402)
     assert error == {
-        "code": "budget_exhausted",
+        "code": 402,  # the status, an integer, as Poe sends it
         "type": "insufficient_credits",
         "message": "Your monthly budget is used up.",
-        "metadata": {"remaining": 0},
+        "metadata": {"reason": "budget_exhausted", "remaining": 0},
     }
     assert response["X-Extra"] == "1"
 
@@ -190,7 +190,7 @@ def test_no_good_bearer_token_is_401_in_the_error_shape(
     response = client.get("/v1/whoami", headers=headers)
     error = error_of(response, 401)
     assert error["type"] == "authentication_error"
-    assert error["code"] == "invalid_api_key"
+    assert error["code"] == 401 and error["metadata"]["reason"] == "invalid_api_key"
     assert response["WWW-Authenticate"].startswith("Bearer")
     assert raw not in response.content.decode()
     assert "Set-Cookie" not in response
@@ -222,10 +222,13 @@ def test_a_method_the_view_does_not_take_is_405_in_the_error_shape(
         response = client.generic(method, "/v1/whoami", headers=bearer(raw))
         error = error_of(response, 405)
         assert error["type"] == "invalid_request_error"
-        assert error["code"] == "method_not_allowed"
+        assert error["code"] == 405 and error["metadata"]["reason"] == "method_not_allowed"
         assert response["Allow"] == "GET, POST"
     response = client.get("/v1/form", headers=bearer(raw))
-    assert error_of(response, 405)["metadata"] == {"allowed": ["POST"]}
+    assert error_of(response, 405)["metadata"] == {
+        "reason": "method_not_allowed",
+        "allowed": ["POST"],
+    }
 
 
 # --- The token's budget -------------------------------------------------------------------
@@ -247,7 +250,10 @@ def test_past_the_burst_a_token_gets_429_with_retry_after_and_others_go_on(
     assert error["type"] == "rate_limit_error"
     retry_after = int(answers[3]["Retry-After"])
     assert 25 <= retry_after <= 30
-    assert error["metadata"] == {"retry_after_seconds": retry_after}
+    assert error["metadata"] == {
+        "reason": "rate_limit_exceeded",
+        "retry_after_seconds": retry_after,
+    }
     # The budget is per token: another token of the same member still goes.
     assert client.get("/v1/whoami", headers=bearer(other)).status_code == 200
     _theirs, theirs_raw = token_create(user=teammate, name="theirs")
@@ -291,10 +297,10 @@ def test_an_unknown_v1_address_is_a_json_404_and_the_pages_keep_their_html(
     for url in ("/v1/nothing-here", "/v1/", "/v1/videos/abc/unknown"):
         error = error_of(client.get(url), 404)
         assert error == {
-            "code": "not_found",
-            "type": "not_found_error",
+            "code": 404,
+            "type": "not_found",  # Poe's words
             "message": error["message"],
-            "metadata": {},
+            "metadata": {"reason": "not_found"},
         }
     client.force_login(owner)
     page = client.get("/no-such-page/")
@@ -334,8 +340,9 @@ def test_a_body_over_the_cap_under_v1_is_a_json_413(
         "/v1/form", b"x" * 2000, content_type="application/octet-stream", headers=bearer(raw)
     )
     error = error_of(response, 413)
-    assert error["type"] == "invalid_request_error" and error["code"] == "request_too_large"
-    assert error["metadata"] == {"max_bytes": 1000}
+    assert error["type"] == "invalid_request_error"
+    assert error["metadata"]["reason"] == "request_too_large"
+    assert error["metadata"] == {"reason": "request_too_large", "max_bytes": 1000}
 
 
 @pytest.mark.django_db
@@ -345,7 +352,7 @@ def test_form_fields_past_djangos_cap_under_v1_are_a_json_413(
     _row, raw = token
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
     response = client.post("/v1/form", {"prompt": "x" * 3000}, headers=bearer(raw))
-    assert error_of(response, 413)["code"] == "request_too_large"
+    assert error_of(response, 413)["metadata"]["reason"] == "request_too_large"
 
 
 @pytest.mark.django_db

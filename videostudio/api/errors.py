@@ -21,7 +21,7 @@ INVALID_REQUEST = "invalid_request_error"
 AUTHENTICATION = "authentication_error"
 INSUFFICIENT_CREDITS = "insufficient_credits"
 PERMISSION = "permission_error"
-NOT_FOUND = "not_found_error"
+NOT_FOUND = "not_found"  # Poe's word (OpenAI's is not_found_error)
 RATE_LIMIT = "rate_limit_error"
 PROVIDER = "provider_error"
 
@@ -35,9 +35,18 @@ def api_error(
     metadata: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
 ) -> JsonResponse:
-    """One refusal: `type` is the class of error (clients branch on it), `code` the
-    particular one, `message` for people (never a secret, never the token)."""
-    body = {"error": {"code": code, "type": type, "message": message, "metadata": metadata or {}}}
+    """One refusal, as the provider words its own: `code` is the HTTP status (an
+    integer, as Poe sends it), `type` the class of error (clients branch on it), the
+    particular reason in `metadata.reason`, `message` for people (never a secret,
+    never the token)."""
+    body = {
+        "error": {
+            "code": status,
+            "type": type,
+            "message": message,
+            "metadata": {"reason": code, **(metadata or {})},
+        }
+    }
     response = JsonResponse(body, status=status)
     for name, value in (headers or {}).items():
         response[name] = value

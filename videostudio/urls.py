@@ -30,6 +30,7 @@ urlpatterns = [
     path("health/", include("videostudio.ops.urls")),
     path("", include("videostudio.notifications.urls")),
     path("", include("videostudio.api.urls")),
+    path("v1/", include("videostudio.api.v1_urls")),
     path("", include("videostudio.videos.urls")),
 ]
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 
 from videostudio.api import errors, services
@@ -27,7 +27,7 @@ from videostudio.connection import shared_budget
 from videostudio.pacing.budget import Budget
 from videostudio.provider.ratelimit import Priority
 
-View = Callable[..., HttpResponse]
+View = Callable[..., HttpResponseBase]
 
 BUDGET_PREFIX = "api-token:"
 # Budgets kept per process (a Redis one remembers an outage, and its stand-in's count).
@@ -82,7 +82,7 @@ def api_view(methods: list[str]) -> Callable[[View], View]:
 
     def decorator(view: View) -> View:
         @wraps(view)
-        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             if request.method not in allowed:
                 return errors.method_not_allowed(request, allowed)
             token = _token_of(request)

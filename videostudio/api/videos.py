@@ -5,8 +5,8 @@ Ids are the studio's own (`video_` and the video's uid), never the provider's: a
 script sees what the studio keeps, and nothing of the key behind it. What a client
 waits for is the file it can download, so a job reads `completed` once its files
 are saved here (until then `in_progress` at 100%); a job whose files could not be
-saved reads `failed`, saying so. `expires_at` is null once saved: the archive keeps
-it. `usage` is what the job cost and how that is known (the provider's report, its
+saved reads `failed`, saying so. `expires_at` is null: what a client downloads comes
+from the archive, which keeps it. `usage` is what the job cost and how that is known (the provider's report, its
 points history, or an estimate, labelled as one), null while nobody can say.
 """
 
@@ -92,7 +92,8 @@ def usage_of(video: Video) -> dict[str, Any] | None:
 
 def as_json(video: Video) -> dict[str, Any]:
     status = status_of(video)
-    progress = 100 if status == "completed" else min(video.progress or 0, 100)
+    # Made, its files being saved: 100, though not `completed` until they are.
+    progress = 100 if video.status == S.COMPLETED else min(video.progress or 0, 100)
     return {
         "id": api_id(video),
         "object": "video",
@@ -101,7 +102,9 @@ def as_json(video: Video) -> dict[str, Any]:
         "progress": progress,
         "created_at": _unix(video.created_at),
         "completed_at": _unix(video.completed_at) if status == "completed" else None,
-        "expires_at": None if video.is_archived else _unix(video.expires_at),
+        # The studio's files do not expire (the provider's copy does, which no one
+        # here downloads from): null, at every stage.
+        "expires_at": None,
         "seconds": str(video.seconds),
         "size": video.size,
         "prompt": video.prompt,

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from django.core.exceptions import NON_FIELD_ERRORS, RequestDataTooBig
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse, QueryDict
 from django.utils.datastructures import MultiValueDict
@@ -76,7 +77,7 @@ def _body(request: HttpRequest) -> tuple[QueryDict | dict[str, Any], MultiValueD
     kind = request.content_type or ""
     if kind == "application/json":
         try:
-            data = json.loads(request.body or b"{}")
+            data = json.loads(_raw_body(request) or b"{}")
         except (ValueError, UnicodeDecodeError):
             raise BadRequest(
                 "The body is not JSON that can be read.", reason="invalid_json"
@@ -92,6 +93,16 @@ def _body(request: HttpRequest) -> tuple[QueryDict | dict[str, Any], MultiValueD
         "Send JSON (Content-Type: application/json) or a multipart form.",
         reason="unsupported_content_type",
     )
+
+
+def _raw_body(request: HttpRequest) -> bytes:
+    """The body, up to the studio's cap on a request (VIDEOSTUDIO_MAX_REQUEST_BYTES,
+    held before any view runs: `videostudio.limits`). Django's lower cap on form fields
+    (DATA_UPLOAD_MAX_MEMORY_SIZE) is for forms: a reference image in base64 passes it."""
+    try:
+        return request.body
+    except RequestDataTooBig:
+        return request.read()  # nothing of it was read yet
 
 
 def _text(data: Any, name: str, *, required: bool = False) -> str:
@@ -138,14 +149,17 @@ def _share(data: Any) -> bool | None:
     return bool(raw == Video.Visibility.TEAM)
 
 
-def _form_error(form: Any) -> BadRequest:
-    """The form's first refusal, in its own words, naming the API's field."""
+def _form_error(form: Any, *, whole: str = "invalid_request") -> BadRequest:
+    """The form's first refusal, in its own words, naming the API's field; a refusal of
+    the request as a whole (no one field) has the reason `whole`."""
     names = {"image": "input_reference", "share": "visibility"}
     for field, messages in form.errors.items():
-        if messages:
-            name = names.get(field, field)
-            where = "" if field == "__all__" else f"{name}: "
-            return BadRequest(f"{where}{messages[0]}", reason="invalid_field", field=name)
+        if not messages:
+            continue
+        if field == NON_FIELD_ERRORS:
+            return BadRequest(messages[0], reason=whole)
+        name = names.get(field, field)
+        return BadRequest(f"{name}: {messages[0]}", reason="invalid_field", field=name)
     return BadRequest("The request could not be taken.")
 
 
@@ -348,7 +362,7 @@ def _build_on(
         fields["seconds"] = seconds
     form = DeriveForm(fields, kind=kind, source=source)
     if not form.is_valid():
-        raise _form_error(form)
+        raise _form_error(form, whole="lineage_refused")  # the source's rules said no
     options: dict[str, Any] = {
         "actor": request.user,
         "source": source,

@@ -116,13 +116,17 @@ def refusal(request: HttpRequest, status: int) -> HttpResponse | None:
             message="This token's member may not do that.",
         )
     if status == 413:
-        cap_mb = settings.VIDEOSTUDIO_MAX_REQUEST_BYTES // (1024 * 1024)
+        cap = settings.VIDEOSTUDIO_MAX_REQUEST_BYTES
+        # Base64 makes an image a third larger: in JSON, less of one fits in the cap.
+        in_json_mb = min(cap * 3 // 4 // (1024 * 1024), settings.MAX_UPLOAD_MB)
         return api_error(
             413,
             type=INVALID_REQUEST,
             code="request_too_large",
-            message=f"The request body is larger than the studio takes ({cap_mb} MB; a "
-            f"reference image at most {settings.MAX_UPLOAD_MB} MB).",
+            message=f"The request body is larger than the studio takes ({cap // (1024 * 1024)} "
+            f"MB). A reference image may be at most {settings.MAX_UPLOAD_MB} MB as a file "
+            f"(multipart, input_reference), or about {in_json_mb} MB in base64 "
+            "(JSON, input_image).",
             metadata={"max_bytes": settings.VIDEOSTUDIO_MAX_REQUEST_BYTES},
         )
     if status == 400:

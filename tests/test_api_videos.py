@@ -24,6 +24,8 @@ from videostudio.api.models import ApiToken
 from videostudio.api.services import token_create
 from videostudio.api.videos import api_id
 from videostudio.provider.client import ProviderClient
+from videostudio.simulator.app import Simulator
+from videostudio.usage.models import UsagePolicy
 from videostudio.videos.models import Video
 
 from .conftest import png_bytes
@@ -105,13 +107,25 @@ def test_a_finished_job_reads_in_progress_at_100_until_its_files_are_saved(
 
 
 def test_an_idempotency_key_makes_a_retried_post_the_same_job(
-    api: Any, provider: ProviderClient, owner: User, teammate: User, client: Client
+    api: Any,
+    provider: ProviderClient,
+    simulator: Simulator,
+    owner: User,
+    teammate: User,
+    client: Client,
 ) -> None:
     key = {"Idempotency-Key": "batch-7/row-12"}
     first = api("post", "/v1/videos", SORA, headers=key).json()
     again = api("post", "/v1/videos", SORA, headers=key).json()
     assert again["id"] == first["id"] and again["status"] == "queued"
     assert Video.objects.count() == 1
+    # Retried after the team's points ran out: still the job the first one made.
+    simulator.ledger.set_balance(0)
+    UsagePolicy.current()
+    UsagePolicy.objects.filter(pk=1).update(out_of_points_since=timezone.now())
+    assert api("post", "/v1/videos", SORA, headers=key).json()["id"] == first["id"]
+    error_of(api("post", "/v1/videos", SORA, headers={"Idempotency-Key": "new"}), 402)
+    simulator.ledger.set_balance(10**6)
     # Another key, or none: new jobs.
     other = api("post", "/v1/videos", SORA, headers={"Idempotency-Key": "batch-7/row-13"})
     plain = api("post", "/v1/videos", SORA)

@@ -172,6 +172,17 @@ def _token(request: HttpRequest) -> uuid.UUID:
     return uuid.uuid5(IDEMPOTENCY, f"{token.pk}:{key[:200]}")
 
 
+def _replayed(request: HttpRequest) -> JsonResponse | None:
+    """A retried POST (the same Idempotency-Key from the same token): the job the first
+    one made, as it is now, before anything else is asked (the team's points, the
+    member's budget, the source's rules may have changed since); None for a new one."""
+    if not request.headers.get("Idempotency-Key", "").strip():
+        return None
+    earlier = Video.objects.filter(owner_id=request.user.pk, client_token=_token(request))
+    video = earlier.select_related("parent").first()
+    return _created(video) if video is not None else None
+
+
 def _created(video: Video) -> JsonResponse:
     video.refresh_from_db()
     return JsonResponse(as_json(video), status=200)
@@ -209,6 +220,8 @@ def videos(request: HttpRequest) -> HttpResponseBase:
 def video_create(request: HttpRequest) -> HttpResponse:
     """POST /v1/videos: JSON (optional base64 `input_image`) or multipart
     (`input_reference`)."""
+    if (replayed := _replayed(request)) is not None:
+        return replayed
     data, files = _body(request)
     specs = catalog_specs()
     name = _text(data, "model", required=True)
@@ -381,6 +394,8 @@ def _build_on(
 @_guarded
 def video_remix(request: HttpRequest, video_id: str) -> HttpResponseBase:
     """POST /v1/videos/{id}/remix: the source's model, length and size, a new prompt."""
+    if (replayed := _replayed(request)) is not None:
+        return replayed
     data, _files = _body(request)
     found = _video_or_404(request, video_id)
     if isinstance(found, JsonResponse):
@@ -392,6 +407,8 @@ def video_remix(request: HttpRequest, video_id: str) -> HttpResponseBase:
 @_guarded
 def video_extension(request: HttpRequest) -> HttpResponseBase:
     """POST /v1/videos/extensions: `{"video": {"id": ...}, "prompt", "seconds"}`."""
+    if (replayed := _replayed(request)) is not None:
+        return replayed
     data, _files = _body(request)
     source = data.get("video")
     raw = source.get("id") if isinstance(source, dict) else data.get("video_id")

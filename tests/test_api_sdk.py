@@ -25,7 +25,6 @@ import httpx
 import httpx2
 import openai
 import pytest
-from django.contrib.auth.models import User
 from django.utils import timezone
 from openai.types import Video as SdkVideo
 

@@ -6,8 +6,9 @@ script sees what the studio keeps, and nothing of the key behind it. What a clie
 waits for is the file it can download, so a job reads `completed` once its files
 are saved here (until then `in_progress` at 100%); a job whose files could not be
 saved reads `failed`, saying so. `expires_at` is null: what a client downloads comes
-from the archive, which keeps it. `usage` is what the job cost and how that is known (the provider's report, its
-points history, or an estimate, labelled as one), null while nobody can say.
+from the archive, which keeps it. `usage` is what the job cost and how that is known
+(the provider's report, its points history, or an estimate, labelled as one), null
+while nobody can say.
 """
 
 from __future__ import annotations

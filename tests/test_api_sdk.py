@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import re
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -66,6 +65,16 @@ class Answers:
     def add(self, response: httpx.Response) -> None:
         headers = "\n".join(f"{k}: {v}" for k, v in response.headers.items())
         self.seen.append((response.status_code, headers, response.content))
+
+    def videos(self, video_id: str) -> list[dict[str, Any]]:
+        """The video objects answered for `video_id`, in order."""
+        found = []
+        for _status, headers, body in self.seen:
+            if "application/json" in headers and f'"id": "{video_id}"'.encode() in body:
+                answer = json.loads(body)
+                if answer.get("object") == "video":
+                    found.append(answer)
+        return found
 
     def holding(self, secret: str) -> list[int]:
         raw = secret.encode()
@@ -228,6 +237,10 @@ def test_a_script_makes_follows_downloads_builds_on_lists_and_deletes_videos(
     assert other.status == "completed"
     assert done.completed_at is not None and done.expires_at is None
     assert done.remixed_from_video_id is None
+    # What the script read while it waited: never back, never completed before saved.
+    order = ["queued", "in_progress", "completed"]
+    read = [order.index(v["status"]) for v in answers.videos(done.id)]
+    assert read == sorted(read) and read[-1] == 2 and read.count(2) == 1
     row = archived(done.id)
     assert row.is_archived and row.api_token_name == "notebook"
     assert row.provider_id and row.provider_id not in done.id
@@ -296,7 +309,12 @@ def test_a_script_makes_follows_downloads_builds_on_lists_and_deletes_videos(
         cast_to=SdkVideo,
     )  # fmt: skip
     tracker = track()
-    poll(theirs, theo_shared.id), poll(theirs, theo_private.id), poll(client, first.id)
+    for script, video_id in (
+        (theirs, theo_shared.id),
+        (theirs, theo_private.id),
+        (client, first.id),
+    ):
+        assert poll(script, video_id).status == "completed"
     tracker.join(30)
 
     # The list: hers and the team's shared, newest first, in pages; never theo's private.
@@ -359,6 +377,7 @@ def test_a_script_makes_follows_downloads_builds_on_lists_and_deletes_videos(
 
 
 def test_refusals_come_as_the_sdks_own_errors_in_the_providers_shape(
+    settings: Any,
     live_server: Any,
     provider: SimulatorServer,
     sdk: Callable[[str], openai.OpenAI],
@@ -457,8 +476,20 @@ def test_refusals_come_as_the_sdks_own_errors_in_the_providers_shape(
     assert body_error(refused_token.value)["type"] == "authentication_error"
     with pytest.raises(openai.AuthenticationError):
         client.videos.retrieve(made.id)
-    # No answer was a 500, and none holds the team's key.
+
+    # Past a token's own budget: 429 with Retry-After, the SDK's RateLimitError.
+    settings.VIDEOSTUDIO_API_TOKEN_BURST = 2
+    settings.VIDEOSTUDIO_API_TOKEN_RATE_PER_MINUTE = 1
+    _busy, busy_raw = token_create(user=olivia, name="busy")
+    busy = sdk(busy_raw)
+    busy.models.list(), busy.models.list()
+    with pytest.raises(openai.RateLimitError) as limited:
+        busy.models.list()
+    assert body_error(limited.value)["type"] == "rate_limit_error"
+    assert int(limited.value.response.headers["Retry-After"]) >= 1
+
+    # No answer was a 500, none held a traceback or the team's key.
     assert all(status < 500 for status, _h, _b in answers.seen)
+    assert not [body for _s, _h, body in answers.seen if b"Traceback" in body]
+    assert not [r for r in logs.records if r.exc_info is not None]
     no_key_anywhere(answers, logs)
-    assert not re.search(r"Traceback", "\n".join(r.getMessage() for r in logs.records))
-    json.dumps([status for status, _h, _b in answers.seen])  # every answer was read

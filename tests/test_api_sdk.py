@@ -18,7 +18,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import httpx2
@@ -246,20 +246,20 @@ def test_a_script_makes_follows_downloads_builds_on_lists_and_deletes_videos(
     assert row.provider_id and row.provider_id not in done.id
 
     # Every variant, byte for byte what the archive holds.
-    files = {"video": row.video_file, "thumbnail": row.thumbnail_file,
-             "spritesheet": row.spritesheet_file}  # fmt: skip
-    for variant, fieldfile in files.items():
+    variants: list[tuple[Literal["video", "thumbnail", "spritesheet"], Any]] = [
+        ("video", row.video_file),
+        ("thumbnail", row.thumbnail_file),
+        ("spritesheet", row.spritesheet_file),
+    ]
+    for variant, fieldfile in variants:
         with fieldfile.open("rb") as saved:
             kept = saved.read()
         assert kept
-        if variant == "video":
-            got = client.videos.download_content(done.id)
-        else:
-            got = client.videos.download_content(done.id, variant=variant)  # type: ignore[arg-type]
-        assert got.content == kept, variant
-    # Range, as a player seeking asks it.
+        assert client.videos.download_content(done.id, variant=variant).content == kept
     with row.video_file.open("rb") as saved:
         whole = saved.read()
+    assert client.videos.download_content(done.id).content == whole  # the mp4 by default
+    # Range, as a player seeking asks it.
     ranged = httpx.get(
         f"{live_server.url}/v1/videos/{done.id}/content",
         headers={"Authorization": f"Bearer {raw}", "Range": "bytes=10-109"},

@@ -180,6 +180,24 @@ def test_a_body_past_the_cap_is_413_saying_what_fits(api: Any, provider: Provide
     assert not Video.objects.exists()
 
 
+def test_paging_on_after_deleting_the_last_video_seen_keeps_its_place(
+    api: Any, owner: User, teammate: User
+) -> None:
+    now = timezone.now()
+    videos = [a_video(owner=owner) for _ in range(5)]
+    for n, video in enumerate(videos):  # newest first (created_at is auto_now_add)
+        Video.objects.filter(pk=video.pk).update(created_at=now - timedelta(minutes=n))
+    hidden = a_video(owner=teammate, private=True)
+    first = api("get", "/v1/videos?limit=2").json()
+    assert [v["id"] for v in first["data"]] == [api_id(v) for v in videos[:2]]
+    api("delete", f"/v1/videos/{first['last_id']}")
+    rest = api("get", f"/v1/videos?limit=10&after={first['last_id']}").json()
+    assert [v["id"] for v in rest["data"]] == [api_id(v) for v in videos[2:]]
+    assert not rest["has_more"]
+    # Another member's private video is no cursor, deleted or not.
+    error_of(api("get", f"/v1/videos?after={api_id(hidden)}"), 400)
+
+
 # --- Marked on the member's pages -------------------------------------------------------------
 
 

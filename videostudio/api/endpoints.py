@@ -23,7 +23,7 @@ from django.utils.datastructures import MultiValueDict
 
 from videostudio.api import errors
 from videostudio.api.auth import api_view
-from videostudio.api.videos import as_json, find, uid_of, visible
+from videostudio.api.videos import as_json, find, list_mark, uid_of, visible
 from videostudio.catalog.services import catalog_specs
 from videostudio.connection import get_client
 from videostudio.provider.catalog import find_model
@@ -280,7 +280,7 @@ def video_list(request: HttpRequest) -> HttpResponse:
     rows = visible(request.user)
     after = request.GET.get("after", "")
     if after:
-        mark = find(after, request.user)
+        mark = list_mark(after, request.user)
         if mark is None:
             raise BadRequest(f"“after” names no video you can see: {after[:60]}.",
                              reason="invalid_field")  # fmt: skip

@@ -50,6 +50,15 @@ def find(raw: str, user: Any) -> Video | None:
     return Video.objects.visible_to(user).filter(uid=uid).select_related("parent").first()
 
 
+def list_mark(raw: str, user: Any) -> Video | None:
+    """The video an `after` cursor names, if `user` may see it or could before it was
+    deleted (a script deleting as it pages on keeps its place)."""
+    uid = uid_of(raw)
+    if uid is None or not getattr(user, "is_authenticated", False):
+        return None
+    return Video.objects.filter(Video.objects.visible_q(user), uid=uid).first()
+
+
 def visible(user: Any) -> QuerySet[Video]:
     """The member's own videos and the team's shared ones, newest first."""
     return Video.objects.visible_to(user).select_related("parent").order_by("-created_at", "-pk")

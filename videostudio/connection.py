@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 from django.conf import settings
 
-from videostudio.pacing.budget import Budget
+from videostudio.pacing.budget import DEFAULT_NAME, Budget
 from videostudio.pacing.database import DatabaseBudget
 from videostudio.pacing.redis import RedisBudget, redis_from_url
 from videostudio.provider.client import ProviderClient
@@ -49,19 +49,36 @@ def build_client(*, transport: httpx.BaseTransport | None = None) -> ProviderCli
 
 
 def _pacing() -> dict[str, Any]:
-    """One request budget for the key, shared by every process on every host: in Redis
-    when there is one, else in the database. It paces calls (the limiter) and holds
-    everyone after a 429 (the gate)."""
-    options: dict[str, Any] = {
-        "rate_per_minute": settings.VIDEOSTUDIO_PROVIDER_RATE_PER_MINUTE,
-        "burst": settings.VIDEOSTUDIO_PROVIDER_BURST,
-    }
-    budget: Budget
-    if settings.REDIS_URL:
-        budget = RedisBudget(redis_from_url(settings.REDIS_URL), **options)
-    else:
-        budget = DatabaseBudget(**options)
+    """One request budget for the key, shared by every process on every host. It paces
+    calls (the limiter) and holds everyone after a 429 (the gate)."""
+    budget = shared_budget(
+        rate_per_minute=settings.VIDEOSTUDIO_PROVIDER_RATE_PER_MINUTE,
+        burst=settings.VIDEOSTUDIO_PROVIDER_BURST,
+    )
     return {"limiter": budget, "gate": budget}
+
+
+def shared_budget(name: str = DEFAULT_NAME, *, rate_per_minute: int, burst: int) -> Budget:
+    """A request budget named `name`, shared by every process on every host: in Redis
+    when there is one, else in the database. The key's is the default one; apps keep
+    others under names of their own (the API: one per personal token)."""
+    if settings.REDIS_URL:
+        return RedisBudget(
+            _redis(settings.REDIS_URL), name, rate_per_minute=rate_per_minute, burst=burst
+        )
+    return DatabaseBudget(name, rate_per_minute=rate_per_minute, burst=burst)
+
+
+_redis_lock = threading.Lock()  # not `_lock`: get_client holds that while it builds
+_redis_clients: dict[str, Any] = {}
+
+
+def _redis(url: str) -> Any:
+    """One Redis client (one connection pool) per URL for every budget of this process."""
+    with _redis_lock:
+        if url not in _redis_clients:
+            _redis_clients[url] = redis_from_url(url)
+        return _redis_clients[url]
 
 
 def get_client() -> ProviderClient:

@@ -9,6 +9,9 @@ second line, not the only one).
 - Django's own caps on form fields (DATA_UPLOAD_MAX_MEMORY_SIZE,
   DATA_UPLOAD_MAX_NUMBER_FIELDS) raise while the form is parsed; `bad_request` turns
   those into the same 413 page, or a 400 page, in the app's words.
+
+A higher app that answers in a shape of its own (the API's JSON errors under /v1/)
+registers a refuser (`register_refuser`): these refusals ask it first.
 """
 
 from __future__ import annotations
@@ -32,6 +35,16 @@ _CHUNK = 64 * 1024
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 ASGIApp = Callable[[dict[str, Any], Callable[..., Any], Callable[..., Any]], Any]
+# (request, status) -> its own answer, or None to leave it to the pages here.
+Refuser = Callable[[HttpRequest, int], HttpResponse | None]
+
+_refusers: list[Refuser] = []
+
+
+def register_refuser(refuser: Refuser) -> None:
+    """Let `refuser` answer the refusals here first (once each, however often asked)."""
+    if refuser not in _refusers:
+        _refusers.append(refuser)
 
 
 class RequestLimitsMiddleware:
@@ -86,6 +99,10 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Htt
 def _refusal(
     request: HttpRequest, template: str, context: dict[str, Any], *, status: int
 ) -> HttpResponse:
+    for refuser in _refusers:
+        answer = refuser(request, status)
+        if answer is not None:
+            return answer
     # HtmxMiddleware may not have run yet: read the header itself.
     if request.headers.get("HX-Request") == "true":
         response = render(request, f"{template}#refusal", context, status=status)

@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "videostudio.usage",
     "videostudio.ops",
     "videostudio.notifications",
+    "videostudio.api",
 ]
 
 MIDDLEWARE = [
@@ -403,6 +404,15 @@ VIDEOSTUDIO_WEBHOOK_ALLOW_PRIVATE = env_bool("VIDEOSTUDIO_WEBHOOK_ALLOW_PRIVATE"
 VIDEOSTUDIO_DIGEST_HOUR = env_int("VIDEOSTUDIO_DIGEST_HOUR", 8, minimum=0)
 if VIDEOSTUDIO_DIGEST_HOUR > 23:
     raise ImproperlyConfigured("VIDEOSTUDIO_DIGEST_HOUR must be an hour of the day, 0 to 23")
+
+# --- API ----------------------------------------------------------------------------
+# Each personal access token may make this many requests a minute through /v1/, after a
+# burst of VIDEOSTUDIO_API_TOKEN_BURST at once; beyond it: 429 with Retry-After. One
+# budget per token, shared by every process (Redis with REDIS_URL, else the database).
+VIDEOSTUDIO_API_TOKEN_RATE_PER_MINUTE = env_int(
+    "VIDEOSTUDIO_API_TOKEN_RATE_PER_MINUTE", 60, minimum=1
+)
+VIDEOSTUDIO_API_TOKEN_BURST = env_int("VIDEOSTUDIO_API_TOKEN_BURST", 10, minimum=1)
 
 # --- Jobs ---------------------------------------------------------------------------
 # New videos are shared with the team ("team") or private to their owner ("private").

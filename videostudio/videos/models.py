@@ -90,6 +90,9 @@ class Video(models.Model):
     # Set by the form: a resubmitted form (double click, reload) finds its job
     # instead of paying for a second one.
     client_token = models.UUIDField(null=True, blank=True, editable=False)
+    # Made through the studio's API: the name of the member's token it came with
+    # ("" for the web form).
+    api_token_name = models.CharField(max_length=100, blank=True, default="")
 
     model = models.CharField(max_length=100)
     prompt = models.TextField()

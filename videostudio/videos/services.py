@@ -61,14 +61,16 @@ def video_submit(
     client: ProviderClient,
     token: uuid.UUID | None = None,
     visibility: str | None = None,
+    api_token_name: str = "",
 ) -> Video:
     """Record a new video's job and queue it: the tracker sends it, fairly among the
     team and within the request budget. Raises Refused (nothing recorded) when the
-    rules say no. A repeated `token` (the same form sent twice) returns the first job."""
+    rules say no. A repeated `token` (the same form sent twice) returns the first job.
+    `api_token_name`: it came through the studio's API, with this token."""
     _refuse_when_out_of_points(client)
     video = _new_video(
         owner=owner, token=token, visibility=visibility, model=spec.name, prompt=prompt,
-        seconds=seconds, size=size, billed_seconds=seconds,
+        seconds=seconds, size=size, billed_seconds=seconds, api_token_name=api_token_name,
     )  # fmt: skip
     if image is not None:
         video.reference_image.save(image.name or "reference", image, save=False)
@@ -360,6 +362,7 @@ def _derived(
     token: uuid.UUID | None,
     visibility: str | None,
     client: ProviderClient,
+    api_token_name: str = "",
 ) -> Video:
     _refuse_when_out_of_points(client)
     if not Video.objects.visible_to(actor).filter(pk=source.pk).exists():
@@ -384,6 +387,7 @@ def _derived(
         # and it is charged for the continuation only.
         seconds=source.seconds + seconds if kind == Video.Kind.EXTENSION else source.seconds,
         billed_seconds=seconds if kind == Video.Kind.EXTENSION else source.seconds,
+        api_token_name=api_token_name,
     )
     return video
 
@@ -396,11 +400,12 @@ def video_remix(
     client: ProviderClient,
     token: uuid.UUID | None = None,
     visibility: str | None = None,
+    api_token_name: str = "",
 ) -> Video:
     """A new video in the source's model, length and size, restyled by `prompt`."""
     return _build_on(
         actor=actor, source=source, kind=Video.Kind.REMIX, prompt=prompt, seconds=0,
-        token=token, visibility=visibility, client=client,
+        token=token, visibility=visibility, client=client, api_token_name=api_token_name,
     )  # fmt: skip
 
 
@@ -413,11 +418,12 @@ def video_extend(
     client: ProviderClient,
     token: uuid.UUID | None = None,
     visibility: str | None = None,
+    api_token_name: str = "",
 ) -> Video:
     """A continuation of the source, `seconds` longer than it."""
     return _build_on(
         actor=actor, source=source, kind=Video.Kind.EXTENSION, prompt=prompt, seconds=seconds,
-        token=token, visibility=visibility, client=client,
+        token=token, visibility=visibility, client=client, api_token_name=api_token_name,
     )  # fmt: skip
 
 

@@ -1,0 +1,301 @@
+"""/v1/videos request by request, through Django's test client: what a job reads as
+while its files are saved, Idempotency-Key, a base64 image past Django's cap on form
+fields, the "via API" mark on the member's pages, and junk of every kind answered 4xx
+in the provider's error shape, never a 500."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+from django.utils import timezone
+from PIL import Image
+
+from videostudio.api import auth
+from videostudio.api.models import ApiToken
+from videostudio.api.services import token_create
+from videostudio.api.videos import api_id
+from videostudio.provider.client import ProviderClient
+from videostudio.simulator.app import Simulator
+from videostudio.usage.models import UsagePolicy
+from videostudio.videos.models import Video
+
+from .factories import a_video
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def budget_prefix(monkeypatch: pytest.MonkeyPatch, settings: Any) -> None:
+    settings.VIDEOSTUDIO_API_TOKEN_BURST = 100  # these tests ask more than 10 at once
+    monkeypatch.setattr(auth, "BUDGET_PREFIX", f"test-{uuid.uuid4().hex}:api-token:")
+
+
+@pytest.fixture
+def token(owner: User) -> tuple[ApiToken, str]:
+    return token_create(user=owner, name="notebook")
+
+
+@pytest.fixture
+def api(client: Client, token: tuple[ApiToken, str]) -> Any:
+    """Requests to /v1/ with the owner's token: api("post", "/v1/videos", json=...)."""
+    headers = {"Authorization": f"Bearer {token[1]}"}
+
+    def call(method: str, path: str, json_body: Any = None, **extra: Any) -> Any:
+        if json_body is not None:
+            extra.setdefault("content_type", "application/json")
+            extra["data"] = json.dumps(json_body)
+        extra["headers"] = {**headers, **extra.get("headers", {})}
+        return getattr(client, method)(path, **extra)
+
+    return call
+
+
+def error_of(response: Any, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.content[:400]
+    error = response.json()["error"]
+    assert set(error) == {"code", "type", "message", "metadata"} and error["code"] == status
+    assert error["message"] and "Traceback" not in error["message"]
+    return dict(error)
+
+
+SORA = {"model": "Sora-2", "prompt": "a fox on ice"}
+
+
+# --- What a job reads as --------------------------------------------------------------------
+
+
+def test_a_finished_job_reads_in_progress_at_100_until_its_files_are_saved(
+    api: Any, owner: User
+) -> None:
+    later = timezone.now() + timedelta(hours=1)
+    video = a_video(owner=owner, archived_at=None, video_file="", thumbnail_file="",
+                    progress=100, next_poll_at=timezone.now(), expires_at=later)  # fmt: skip
+    seen = api("get", f"/v1/videos/{api_id(video)}").json()
+    assert (seen["status"], seen["progress"]) == ("in_progress", 100)
+    assert seen["completed_at"] is None and seen["expires_at"] is None
+    # The provider's progress may lag (it said 90, then completed): still 100 here.
+    Video.objects.filter(pk=video.pk).update(progress=90)
+    seen = api("get", f"/v1/videos/{api_id(video)}").json()
+    assert (seen["status"], seen["progress"]) == ("in_progress", 100)
+
+    # Saving failed for good: failed, saying why.
+    Video.objects.filter(pk=video.pk).update(next_poll_at=None, archive_error="disk full")
+    seen = api("get", f"/v1/videos/{api_id(video)}").json()
+    assert seen["status"] == "failed" and seen["error"]["code"] == "not_archived"
+    assert "disk full" in seen["error"]["message"]
+
+    # Saved: completed, and nothing expires.
+    Video.objects.filter(pk=video.pk).update(
+        archived_at=timezone.now(), archive_error="", video_file="videos/test/video.mp4"
+    )
+    seen = api("get", f"/v1/videos/{api_id(video)}").json()
+    assert (seen["status"], seen["progress"], seen["expires_at"]) == ("completed", 100, None)
+    assert seen["completed_at"] is not None and seen["error"] is None
+
+
+# --- Creating -----------------------------------------------------------------------------------
+
+
+def test_an_idempotency_key_makes_a_retried_post_the_same_job(
+    api: Any,
+    provider: ProviderClient,
+    simulator: Simulator,
+    owner: User,
+    teammate: User,
+    client: Client,
+) -> None:
+    key = {"Idempotency-Key": "batch-7/row-12"}
+    first = api("post", "/v1/videos", SORA, headers=key).json()
+    again = api("post", "/v1/videos", SORA, headers=key).json()
+    assert again["id"] == first["id"] and again["status"] == "queued"
+    assert Video.objects.count() == 1
+    # Retried after the team's points ran out: still the job the first one made.
+    simulator.ledger.set_balance(0)
+    UsagePolicy.current()
+    UsagePolicy.objects.filter(pk=1).update(out_of_points_since=timezone.now())
+    assert api("post", "/v1/videos", SORA, headers=key).json()["id"] == first["id"]
+    error_of(api("post", "/v1/videos", SORA, headers={"Idempotency-Key": "new"}), 402)
+    simulator.ledger.set_balance(10**6)
+    # Another key, or none: new jobs.
+    other = api("post", "/v1/videos", SORA, headers={"Idempotency-Key": "batch-7/row-13"})
+    plain = api("post", "/v1/videos", SORA)
+    assert len({first["id"], other.json()["id"], plain.json()["id"]}) == 3
+    # The same key from another member's token is theirs, not hers.
+    _theirs, raw = token_create(user=teammate, name="theirs")
+    theirs = client.post("/v1/videos", json.dumps(SORA), content_type="application/json",
+                         headers={"Authorization": f"Bearer {raw}", **key})  # fmt: skip
+    assert theirs.status_code == 200 and theirs.json()["id"] != first["id"]
+    # Remixes and extensions take the key too.
+    source = a_video(owner=owner)
+    remix = [
+        api("post", f"/v1/videos/{api_id(source)}/remix", {"prompt": "in snow"},
+            headers={"Idempotency-Key": "remix-1"}).json()["id"]
+        for _ in range(2)
+    ]  # fmt: skip
+    extension = [
+        api("post", "/v1/videos/extensions", {"video": {"id": api_id(source)}, "prompt": "on",
+            "seconds": 4}, headers={"Idempotency-Key": "extend-1"}).json()["id"]
+        for _ in range(2)
+    ]  # fmt: skip
+    assert remix[0] == remix[1] and extension[0] == extension[1] and remix[0] != extension[0]
+    assert Video.objects.filter(parent=source).count() == 2
+
+
+def noise_png(megabytes: float) -> bytes:
+    """A PNG that does not compress: about `megabytes` large."""
+    side = int((megabytes * 1024 * 1024 / 3) ** 0.5)
+    image = Image.frombytes("RGB", (side, side), os.urandom(side * side * 3))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", compress_level=0)
+    return buffer.getvalue()
+
+
+def test_a_base64_image_larger_than_djangos_form_cap_is_taken(
+    api: Any, provider: ProviderClient, settings: Any
+) -> None:
+    image = noise_png(3)
+    body = {**SORA, "input_image": "data:image/png;base64," + base64.b64encode(image).decode()}
+    assert len(json.dumps(body)) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    response = api("post", "/v1/videos", body)
+    assert response.status_code == 200, response.content[:300]
+    assert Video.objects.get().reference_image
+
+
+def test_a_body_past_the_cap_is_413_saying_what_fits(api: Any, provider: ProviderClient) -> None:
+    image = noise_png(9)  # under the 10 MB for a file; in base64, past the 11 MB body
+    response = api("post", "/v1/videos", {**SORA, "input_image": base64.b64encode(image).decode()})
+    error = error_of(response, 413)
+    assert error["metadata"]["reason"] == "request_too_large"
+    assert "at most 10 MB as a file" in error["message"]
+    assert "about 8 MB in base64" in error["message"]
+    assert not Video.objects.exists()
+
+
+def test_paging_on_after_deleting_the_last_video_seen_keeps_its_place(
+    api: Any, owner: User, teammate: User
+) -> None:
+    now = timezone.now()
+    videos = [a_video(owner=owner) for _ in range(5)]
+    for n, video in enumerate(videos):  # newest first (created_at is auto_now_add)
+        Video.objects.filter(pk=video.pk).update(created_at=now - timedelta(minutes=n))
+    hidden = a_video(owner=teammate, private=True)
+    first = api("get", "/v1/videos?limit=2").json()
+    assert [v["id"] for v in first["data"]] == [api_id(v) for v in videos[:2]]
+    api("delete", f"/v1/videos/{first['last_id']}")
+    rest = api("get", f"/v1/videos?limit=10&after={first['last_id']}").json()
+    assert [v["id"] for v in rest["data"]] == [api_id(v) for v in videos[2:]]
+    assert not rest["has_more"]
+    # Another member's private video is no cursor, deleted or not.
+    error_of(api("get", f"/v1/videos?after={api_id(hidden)}"), 400)
+
+
+# --- Marked on the member's pages -------------------------------------------------------------
+
+
+def test_a_job_made_through_the_api_is_marked_with_its_tokens_name(
+    api: Any, provider: ProviderClient, owner: User, client: Client
+) -> None:
+    made = api("post", "/v1/videos", {**SORA, "visibility": "team"}).json()
+    assert made["made_through_api"] is True
+    video = Video.objects.get()
+    assert video.api_token_name == "notebook" and video.visibility == "team"
+    by_hand = a_video(owner=owner, prompt="made in the browser")
+    Video.objects.filter(pk=video.pk).update(
+        status=Video.Status.COMPLETED, archived_at=timezone.now(), progress=100,
+        video_file="videos/test/video.mp4", next_poll_at=None,
+    )  # fmt: skip
+    client.force_login(owner)
+
+    listing = client.get("/").content.decode()
+    card = listing.split(f'id="video-{video.pk}"')[1].split("</article>")[0]
+    assert "via API · notebook" in card
+    hand_card = listing.split(f'id="video-{by_hand.pk}"')[1].split("</article>")[0]
+    assert "via API" not in hand_card
+    gallery = client.get("/gallery/").content.decode()
+    card = gallery.split(f'id="gallery-{video.pk}"')[1].split("</article>")[0]
+    assert "via API · notebook" in card
+    assert "via API" not in gallery.split(f'id="gallery-{by_hand.pk}"')[1].split("</article>")[0]
+    detail = client.get(f"/videos/{video.pk}/").content.decode()
+    assert '<dt>Made</dt><dd class="via-api">via API · notebook</dd>' in detail
+    assert "<dt>Made</dt>" not in client.get(f"/videos/{by_hand.pk}/").content.decode()
+
+
+# --- Junk, never a 500 ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status"),
+    [
+        ("[1, 2]", "application/json", 400),
+        ("null", "application/json", 400),
+        ('{"model": "Sora-2", "prompt": ', "application/json", 400),
+        ("\xff\xfe", "application/json", 400),
+        ('{"model": 5, "prompt": "x"}', "application/json", 400),
+        ('{"model": ["Sora-2"], "prompt": "x"}', "application/json", 400),
+        ('{"model": "Sora-2", "prompt": {"a": 1}}', "application/json", 400),
+        ('{"model": "Sora-2", "prompt": "x", "seconds": true}', "application/json", 400),
+        ('{"model": "Sora-2", "prompt": "x", "seconds": 4.5}', "application/json", 400),
+        ('{"model": "Sora-2", "prompt": "x", "seconds": "four"}', "application/json", 400),
+        ('{"model": "Sora-2", "prompt": "x", "size": [720, 1280]}', "application/json", 400),
+        ('{"model": "Sora-2", "prompt": "x", "input_image": 12}', "application/json", 400),
+        ('{"model": "Sora-2", "prompt": "x", "input_image": "data:,"}', "application/json", 400),
+        ('{"model": "Sora-2", "prompt": "x", "visibility": ["team"]}', "application/json", 400),
+        ('{"model": "Sora-2", "prompt": "x", "visibility": {}}', "application/json", 400),
+        ('{"model": "Sora-2", "prompt": "\\u0000"}', "application/json", 400),
+        ("model=Sora-2", "application/x-www-form-urlencoded", 400),
+        ("model: Sora-2", "text/plain", 400),
+        ("", "application/json", 400),
+    ],
+)
+def test_junk_in_a_create_is_400_in_the_error_shape(
+    api: Any, provider: ProviderClient, body: str, content_type: str, status: int
+) -> None:
+    response = api("post", "/v1/videos", data=body, content_type=content_type)
+    error_of(response, status)
+    assert not Video.objects.exists()
+
+
+def test_junk_anywhere_else_is_4xx_in_the_error_shape(
+    api: Any, provider: ProviderClient, owner: User
+) -> None:
+    source = a_video(owner=owner)
+    sid = api_id(source)
+    extend = "/v1/videos/extensions"
+    asks: list[tuple[str, str, Any, int]] = [
+        ("get", "/v1/videos?limit=abc", None, 400),
+        ("get", "/v1/videos?limit=0", None, 400),
+        ("get", "/v1/videos?limit=101", None, 400),
+        ("get", "/v1/videos?after=junk", None, 400),
+        ("get", "/v1/videos?order=asc", None, 400),
+        ("get", "/v1/videos/junk", None, 404),
+        ("get", "/v1/videos/video_" + "z" * 32, None, 404),
+        ("get", f"/v1/videos/{sid}/content?variant=poster", None, 400),
+        ("get", "/v1/videos/junk/content", None, 404),
+        ("delete", "/v1/videos/junk", None, 404),
+        ("put", f"/v1/videos/{sid}", None, 405),
+        ("post", f"/v1/videos/{sid}/remix", {}, 400),
+        ("post", f"/v1/videos/{sid}/remix", {"prompt": ["x"]}, 400),
+        ("post", f"/v1/videos/{sid}/remix", {"prompt": "x", "visibility": "all"}, 400),
+        ("post", "/v1/videos/junk/remix", {"prompt": "x"}, 404),
+        ("post", extend, {}, 400),
+        ("post", extend, {"video": "x", "prompt": "p"}, 400),
+        ("post", extend, {"video": {"id": 5}, "prompt": "p"}, 400),
+        ("post", extend, {"video": {"id": sid}, "prompt": "p", "seconds": 7}, 400),
+        ("post", extend, {"video": {"id": sid}, "prompt": "p", "seconds": 99}, 400),
+        ("post", extend, {"video": {"id": sid}}, 400),
+        ("post", "/v1/models", {}, 405),
+    ]  # fmt: skip
+    for method, path, body, status in asks:
+        response = api(method, path, body) if body is not None else api(method, path)
+        error = error_of(response, status)
+        assert "__all__" not in json.dumps(error), (path, error)
+    assert not Video.objects.exclude(pk=source.pk).exists()

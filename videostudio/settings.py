@@ -413,6 +413,9 @@ VIDEOSTUDIO_API_TOKEN_RATE_PER_MINUTE = env_int(
     "VIDEOSTUDIO_API_TOKEN_RATE_PER_MINUTE", 60, minimum=1
 )
 VIDEOSTUDIO_API_TOKEN_BURST = env_int("VIDEOSTUDIO_API_TOKEN_BURST", 10, minimum=1)
+# Working (not revoked, not expired) tokens a member may have at once: each has its
+# own budget, so this bounds how fast one member's scripts may go.
+VIDEOSTUDIO_API_TOKENS_PER_MEMBER = env_int("VIDEOSTUDIO_API_TOKENS_PER_MEMBER", 20, minimum=1)
 
 # --- Jobs ---------------------------------------------------------------------------
 # New videos are shared with the team ("team") or private to their owner ("private").

@@ -19,11 +19,12 @@ from typing import Any
 from django.core.exceptions import NON_FIELD_ERRORS, RequestDataTooBig
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse, QueryDict
+from django.utils import timezone
 from django.utils.datastructures import MultiValueDict
 
 from videostudio.api import errors
 from videostudio.api.auth import api_view
-from videostudio.api.videos import as_json, find, list_mark, uid_of, visible
+from videostudio.api.videos import api_id, as_json, find, list_mark, uid_of, visible
 from videostudio.catalog.services import catalog_specs
 from videostudio.connection import get_client
 from videostudio.provider.catalog import find_model
@@ -78,7 +79,7 @@ def _body(request: HttpRequest) -> tuple[QueryDict | dict[str, Any], MultiValueD
     if kind == "application/json":
         try:
             data = json.loads(_raw_body(request) or b"{}")
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # nested past any use
             raise BadRequest(
                 "The body is not JSON that can be read.", reason="invalid_json"
             ) from None
@@ -169,7 +170,8 @@ def _token(request: HttpRequest) -> uuid.UUID:
     if not key:
         return uuid.uuid4()
     token = request.api_token  # type: ignore[attr-defined]
-    return uuid.uuid5(IDEMPOTENCY, f"{token.pk}:{key[:200]}")
+    # The endpoint is part of the name: a key reused on /remix is not the create's job.
+    return uuid.uuid5(IDEMPOTENCY, f"{token.pk}:{request.path}:{key[:200]}")
 
 
 def _replayed(request: HttpRequest) -> JsonResponse | None:
@@ -180,12 +182,12 @@ def _replayed(request: HttpRequest) -> JsonResponse | None:
         return None
     earlier = Video.objects.filter(owner_id=request.user.pk, client_token=_token(request))
     video = earlier.select_related("parent").first()
-    return _created(video) if video is not None else None
+    return _created(request, video) if video is not None else None
 
 
-def _created(video: Video) -> JsonResponse:
+def _created(request: HttpRequest, video: Video) -> JsonResponse:
     video.refresh_from_db()
-    return JsonResponse(as_json(video), status=200)
+    return JsonResponse(as_json(video, request.user), status=200)
 
 
 def _guarded(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
@@ -261,12 +263,12 @@ def video_create(request: HttpRequest) -> HttpResponse:
         visibility=_visibility(share),
         api_token_name=request.api_token.name,  # type: ignore[attr-defined]
     )
-    return _created(video)
+    return _created(request, video)
 
 
 def video_list(request: HttpRequest) -> HttpResponse:
     """GET /v1/videos: the member's own and the team's shared, newest first, paged
-    (`limit`, `after`: the last id of the page before; `order`=desc only)."""
+    (`limit`, `after`: the last id of the page before; `order`: desc, or asc)."""
     try:
         limit = int(request.GET.get("limit", "20"))
     except ValueError:
@@ -275,20 +277,30 @@ def video_list(request: HttpRequest) -> HttpResponse:
         ) from None
     if not 1 <= limit <= LIST_MOST:
         raise BadRequest("“limit” is a whole number from 1 to 100.", reason="invalid_field")
-    if request.GET.get("order", "desc") != "desc":
-        raise BadRequest("Only “order=desc” (newest first) is offered.", reason="invalid_field")
+    order = request.GET.get("order", "desc")
+    if order not in ("asc", "desc"):
+        raise BadRequest(
+            "“order” is “desc” (newest first) or “asc” (oldest first).", reason="invalid_field"
+        )
     rows = visible(request.user)
+    if order == "asc":
+        rows = rows.order_by("created_at", "pk")
     after = request.GET.get("after", "")
     if after:
         mark = list_mark(after, request.user)
         if mark is None:
             raise BadRequest(f"“after” names no video you can see: {after[:60]}.",
                              reason="invalid_field")  # fmt: skip
-        rows = rows.filter(created_at__lte=mark.created_at).exclude(
-            created_at=mark.created_at, pk__gte=mark.pk
-        )
+        if order == "asc":
+            rows = rows.filter(created_at__gte=mark.created_at).exclude(
+                created_at=mark.created_at, pk__lte=mark.pk
+            )
+        else:
+            rows = rows.filter(created_at__lte=mark.created_at).exclude(
+                created_at=mark.created_at, pk__gte=mark.pk
+            )
     page = list(rows[: limit + 1])
-    shown = [as_json(video) for video in page[:limit]]
+    shown = [as_json(video, request.user) for video in page[:limit]]
     return JsonResponse(
         {
             "object": "list",
@@ -307,6 +319,18 @@ def _video_or_404(request: HttpRequest, video_id: str) -> Video | JsonResponse:
     return video
 
 
+# A script polling is told to ask again between these (milliseconds).
+POLL_AFTER_LEAST, POLL_AFTER_MOST = 2_000, 15_000
+
+
+def poll_after_ms(video: Video) -> int:
+    due = video.next_poll_at
+    if due is None:
+        return POLL_AFTER_LEAST
+    wait = (due - timezone.now()).total_seconds() * 1000 + 1000
+    return int(min(max(wait, POLL_AFTER_LEAST), POLL_AFTER_MOST))
+
+
 @api_view(["GET", "DELETE"])
 @_guarded
 def video(request: HttpRequest, video_id: str) -> HttpResponseBase:
@@ -314,17 +338,25 @@ def video(request: HttpRequest, video_id: str) -> HttpResponseBase:
     if isinstance(found, JsonResponse):
         return found
     if request.method == "GET":
-        return JsonResponse(as_json(found))
+        response = JsonResponse(as_json(found, request.user))
+        if found.in_flight:
+            # When to ask again (`client.videos.poll` reads it): just after the tracker's
+            # next look, so a script neither asks for nothing nor runs into its token's
+            # budget polling a slow job.
+            response["openai-poll-after-ms"] = str(poll_after_ms(found))
+        return response
+    if not found.can_edit(request.user):
+        return errors.api_error(
+            403, type=errors.PERMISSION, code="not_yours",
+            message="Only its owner (or staff) can delete this video.",
+        )  # fmt: skip
     try:
         services.video_delete(video=found, actor=request.user)
-    except services.NotAllowed as exc:
+    except services.NotAllowed as exc:  # still being made
         return errors.api_error(
-            403 if not found.in_flight else 409,
-            type=errors.PERMISSION if not found.in_flight else errors.INVALID_REQUEST,
-            code="not_yours" if not found.in_flight else "in_flight",
-            message=str(exc),
+            409, type=errors.INVALID_REQUEST, code="in_flight", message=str(exc)
         )
-    return JsonResponse({"id": video_id, "object": "video.deleted", "deleted": True})
+    return JsonResponse({"id": api_id(found), "object": "video.deleted", "deleted": True})
 
 
 @api_view(["GET", "HEAD"])
@@ -386,8 +418,8 @@ def _build_on(
         "api_token_name": request.api_token.name,  # type: ignore[attr-defined]
     }
     if kind == Video.Kind.REMIX:
-        return _created(services.video_remix(**options))
-    return _created(services.video_extend(seconds=form.cleaned_data["seconds"], **options))
+        return _created(request, services.video_remix(**options))
+    return _created(request, services.video_extend(seconds=form.cleaned_data["seconds"], **options))
 
 
 @api_view(["POST"])

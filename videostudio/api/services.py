@@ -8,6 +8,7 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
@@ -32,11 +33,25 @@ def token_digest(raw: str) -> str:
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
 
+class TooMany(Exception):
+    """A member has as many working tokens as they may."""
+
+
 def token_create(
     *, user: Any, name: str, expires_at: datetime | None = None
 ) -> tuple[ApiToken, str]:
     """A new token for `user`: the row, and the token itself, which is never kept (the
-    caller shows it once)."""
+    caller shows it once). Raises TooMany past VIDEOSTUDIO_API_TOKENS_PER_MEMBER working
+    tokens: each has its own request budget, so their number bounds a member's rate."""
+    most = settings.VIDEOSTUDIO_API_TOKENS_PER_MEMBER
+    working = ApiToken.objects.filter(user_id=user.pk, revoked_at__isnull=True).exclude(
+        expires_at__lte=timezone.now()
+    )
+    if working.count() >= most:
+        raise TooMany(
+            f"You have {most} working tokens, the most a member may have: revoke one you "
+            "no longer use first."
+        )
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
         user=user,

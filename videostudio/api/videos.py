@@ -13,6 +13,7 @@ while nobody can say.
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 from typing import Any
@@ -22,6 +23,8 @@ from django.db.models import QuerySet
 from videostudio.videos.models import Video
 
 ID_PREFIX = "video_"
+# Exactly as the studio writes them: no braces, capitals or `urn:uuid:` forms.
+ID = re.compile(r"video_[0-9a-f]{32}")
 
 S = Video.Status
 QUEUED = (S.WAITING, S.SUBMITTING, S.QUEUED)
@@ -34,12 +37,9 @@ def api_id(video: Video) -> str:
 
 def uid_of(raw: str) -> uuid.UUID | None:
     """The uid an API id names, or None when it names none (junk, another's format)."""
-    if not raw.startswith(ID_PREFIX):
+    if not ID.fullmatch(raw):
         return None
-    try:
-        return uuid.UUID(hex=raw[len(ID_PREFIX) :])
-    except ValueError:
-        return None
+    return uuid.UUID(hex=raw[len(ID_PREFIX) :])
 
 
 def find(raw: str, user: Any) -> Video | None:
@@ -76,7 +76,9 @@ def status_of(video: Video) -> str:
     if video.status == S.COMPLETED:
         if video.is_archived:
             return "completed"
-        return "failed" if video.next_poll_at is None and video.archive_error else "in_progress"
+        # Nothing more will be tried (archiving given up, or the files gone): no file
+        # will come, so a client waiting for one must stop.
+        return "in_progress" if video.in_flight else "failed"
     return "failed"  # failed, or unsettled: no file will come
 
 
@@ -86,7 +88,8 @@ def error_of(video: Video, status: str) -> dict[str, str] | None:
     if video.status == S.COMPLETED:
         return {
             "code": "not_archived",
-            "message": f"It finished, but its files could not be saved here: {video.archive_error}",
+            "message": "It finished, but its files could not be saved here: "
+            + (video.archive_error or "saving them was given up."),
         }
     return {
         "code": video.error_code or "failed",
@@ -100,7 +103,16 @@ def usage_of(video: Video) -> dict[str, Any] | None:
     return {"cost_points": video.cost_points, "source": video.cost_source}
 
 
-def as_json(video: Video) -> dict[str, Any]:
+def _source_id(video: Video, viewer: Any) -> str | None:
+    """The id of what it was made from, unless that is another member's private video
+    or deleted: the viewer cannot open it, and should not learn of it."""
+    parent = video.parent
+    if parent is None or parent.deleted_at is not None or parent.is_hidden_from(viewer):
+        return None
+    return api_id(parent)
+
+
+def as_json(video: Video, viewer: Any) -> dict[str, Any]:
     status = status_of(video)
     # Made, its files being saved: 100, though not `completed` until they are.
     progress = 100 if video.status == S.COMPLETED else min(video.progress or 0, 100)
@@ -118,7 +130,7 @@ def as_json(video: Video) -> dict[str, Any]:
         "seconds": str(video.seconds),
         "size": video.size,
         "prompt": video.prompt,
-        "remixed_from_video_id": api_id(video.parent) if video.parent is not None else None,
+        "remixed_from_video_id": _source_id(video, viewer),
         "error": error_of(video, status),
         "usage": usage_of(video),
         # The studio's own, which clients ignore: who made it, how, and who sees it.

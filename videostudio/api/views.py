@@ -30,11 +30,15 @@ def token_list(request: HttpRequest) -> HttpResponse:
     """The member's own tokens, and the form for a new one."""
     form = TokenForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
-        token, raw = services.token_create(
-            user=request.user, name=form.cleaned_data["name"], expires_at=form.expires_at()
-        )
-        request.session[NEW_TOKEN] = {"id": token.pk, "token": raw}
-        return redirect("api:tokens")
+        try:
+            token, raw = services.token_create(
+                user=request.user, name=form.cleaned_data["name"], expires_at=form.expires_at()
+            )
+        except services.TooMany as exc:
+            form.add_error(None, str(exc))
+        else:
+            request.session[NEW_TOKEN] = {"id": token.pk, "token": raw}
+            return redirect("api:tokens")
     return render(
         request,
         "api/tokens.html",

@@ -396,3 +396,22 @@ def test_the_admin_shows_tokens_read_only_and_never_their_digest(client: Client)
         client.post(f"/admin/api/apitoken/{token.pk}/delete/", {"post": "yes"}).status_code == 403
     )
     assert ApiToken.objects.filter(pk=token.pk).exists()
+
+
+def test_a_member_has_at_most_so_many_working_tokens(
+    client: Client, owner: User, settings: Any
+) -> None:
+    settings.VIDEOSTUDIO_API_TOKENS_PER_MEMBER = 2
+    first, _ = token_create(user=owner, name="one")
+    token_create(user=owner, name="two", expires_at=timezone.now() - timedelta(days=1))
+    token_create(user=owner, name="three")
+    with pytest.raises(services.TooMany):
+        token_create(user=owner, name="four")
+    client.force_login(owner)
+    response = client.post(TOKENS, {"name": "four", "expires": "30"})
+    assert response.status_code == 200 and shown_token(response) is None
+    assert "the most a member may have: revoke one you no longer use first" in page(response)
+    assert 'value="four"' in page(response)  # what was typed stays
+    assert_own_words(response)
+    token_revoke(token=first, actor=owner)  # a revoked one frees its place
+    token_create(user=owner, name="four")

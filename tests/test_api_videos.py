@@ -275,7 +275,7 @@ def test_junk_anywhere_else_is_4xx_in_the_error_shape(
         ("get", "/v1/videos?limit=0", None, 400),
         ("get", "/v1/videos?limit=101", None, 400),
         ("get", "/v1/videos?after=junk", None, 400),
-        ("get", "/v1/videos?order=asc", None, 400),
+        ("get", "/v1/videos?order=up", None, 400),
         ("get", "/v1/videos/junk", None, 404),
         ("get", "/v1/videos/video_" + "z" * 32, None, 404),
         ("get", f"/v1/videos/{sid}/content?variant=poster", None, 400),
@@ -299,3 +299,94 @@ def test_junk_anywhere_else_is_4xx_in_the_error_shape(
         error = error_of(response, status)
         assert "__all__" not in json.dumps(error), (path, error)
     assert not Video.objects.exclude(pk=source.pk).exists()
+
+
+# --- After review -------------------------------------------------------------------------
+
+
+def test_ids_are_only_as_the_studio_writes_them(api: Any, owner: User) -> None:
+    video = a_video(owner=owner)
+    good = api_id(video)
+    assert api("get", f"/v1/videos/{good}").status_code == 200
+    hexed = good.removeprefix("video_")
+    for other in (good.upper(), f"video_{{{hexed}}}", f"video_urn:uuid:{hexed}", f"{good}0"):
+        error_of(api("get", f"/v1/videos/{other}"), 404)
+    deleted = api("delete", f"/v1/videos/{good}").json()
+    assert deleted == {"id": good, "object": "video.deleted", "deleted": True}
+
+
+def test_a_teammates_video_is_403_to_delete_in_flight_or_not_and_ones_own_409(
+    api: Any, owner: User, teammate: User
+) -> None:
+    for theirs in (a_video(owner=teammate), a_video(owner=teammate, running=True)):
+        error = error_of(api("delete", f"/v1/videos/{api_id(theirs)}"), 403)
+        assert error["metadata"]["reason"] == "not_yours"
+    mine = a_video(owner=owner, running=True)
+    error = error_of(api("delete", f"/v1/videos/{api_id(mine)}"), 409)
+    assert error["metadata"]["reason"] == "in_flight"
+
+
+def test_json_nested_past_any_use_is_400(api: Any) -> None:
+    response = api("post", "/v1/videos", data=b"[" * 100_000, content_type="application/json")
+    assert error_of(response, 400)["metadata"]["reason"] == "invalid_json"
+
+
+def test_a_completed_job_nothing_more_is_tried_for_reads_failed(api: Any, owner: User) -> None:
+    """Not saved, and nothing will try again (even without a word why): a script's poll
+    must end."""
+    video = a_video(owner=owner, archived_at=None, video_file="", next_poll_at=None,
+                    archive_error="")  # fmt: skip
+    seen = api("get", f"/v1/videos/{api_id(video)}").json()
+    assert seen["status"] == "failed" and seen["error"]["code"] == "not_archived"
+
+
+def test_a_private_source_of_a_shared_remix_is_not_named(
+    api: Any, owner: User, teammate: User
+) -> None:
+    private = a_video(owner=teammate, private=True)
+    shared = a_video(owner=teammate, kind="remix", parent=private, root=private)
+    assert api("get", f"/v1/videos/{api_id(shared)}").json()["remixed_from_video_id"] is None
+    mine = a_video(owner=owner, private=True)
+    remix = a_video(owner=owner, kind="remix", parent=mine, root=mine)
+    seen = api("get", f"/v1/videos/{api_id(remix)}").json()
+    assert seen["remixed_from_video_id"] == api_id(mine)
+
+
+def test_an_idempotency_key_is_the_same_job_on_its_own_endpoint_only(
+    api: Any, provider: ProviderClient, owner: User
+) -> None:
+    source = a_video(owner=owner)
+    key = {"Idempotency-Key": "k-1"}
+    made = api("post", "/v1/videos", SORA, headers=key).json()
+    remix = api("post", f"/v1/videos/{api_id(source)}/remix", {"prompt": "noir"}, headers=key)
+    assert remix.status_code == 200 and remix.json()["id"] != made["id"]
+    assert remix.json()["remixed_from_video_id"] == api_id(source)
+
+
+def test_the_list_pages_oldest_first_with_order_asc(api: Any, owner: User) -> None:
+    videos = [a_video(owner=owner) for _ in range(5)]
+    start = timezone.now() - timedelta(hours=1)
+    for index, video in enumerate(videos):
+        Video.objects.filter(pk=video.pk).update(created_at=start + timedelta(minutes=index))
+    seen, after = [], ""
+    while True:
+        query = {"order": "asc", "limit": "2", **({"after": after} if after else {})}
+        page = api("get", "/v1/videos", data=query).json()
+        seen += [item["id"] for item in page["data"]]
+        if not page["has_more"]:
+            break
+        after = page["last_id"]
+    assert seen == [api_id(video) for video in videos]
+    error_of(api("get", "/v1/videos", data={"order": "sideways"}), 400)
+
+
+def test_a_job_in_flight_says_when_to_ask_again(api: Any, owner: User) -> None:
+    soon = a_video(owner=owner, running=True, next_poll_at=timezone.now() + timedelta(seconds=6))
+    response = api("get", f"/v1/videos/{api_id(soon)}")
+    assert 6_000 <= int(response["openai-poll-after-ms"]) <= 7_100
+    now = a_video(owner=owner, running=True, next_poll_at=timezone.now())
+    assert api("get", f"/v1/videos/{api_id(now)}")["openai-poll-after-ms"] == "2000"
+    later = a_video(owner=owner, running=True, next_poll_at=timezone.now() + timedelta(hours=1))
+    assert api("get", f"/v1/videos/{api_id(later)}")["openai-poll-after-ms"] == "15000"
+    done = a_video(owner=owner)
+    assert "openai-poll-after-ms" not in api("get", f"/v1/videos/{api_id(done)}")

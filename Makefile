@@ -49,7 +49,8 @@ run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/python manage.py demo_user
-	$(BIN)/python manage.py studio --port $(PORT)
+	VIDEOSTUDIO_SITE_URL="$${VIDEOSTUDIO_SITE_URL:-http://127.0.0.1:$(PORT)}" \
+		$(BIN)/python manage.py studio --port $(PORT)
 
 ## Install Debian's Chromium for the browser tests when it is missing (needs root).
 browser:

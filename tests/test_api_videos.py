@@ -390,3 +390,15 @@ def test_a_job_in_flight_says_when_to_ask_again(api: Any, owner: User) -> None:
     assert api("get", f"/v1/videos/{api_id(later)}")["openai-poll-after-ms"] == "15000"
     done = a_video(owner=owner)
     assert "openai-poll-after-ms" not in api("get", f"/v1/videos/{api_id(done)}")
+
+
+def test_extending_an_unknown_video_is_404_and_no_video_400(api: Any) -> None:
+    error_of(api("post", "/v1/videos/extensions", {"video": {"id": "abc"}, "prompt": "on"}), 404)
+    missing = api("post", "/v1/videos/extensions", {"prompt": "and then"})
+    assert error_of(missing, 400)["metadata"]["reason"] == "missing_field"
+
+
+def test_the_tokens_page_names_the_address_the_member_reached(client: Client, owner: User) -> None:
+    client.force_login(owner)
+    page = client.get("/account/tokens/", HTTP_HOST="localhost:8011").content.decode()
+    assert "<code>http://localhost:8011/v1</code>" in page

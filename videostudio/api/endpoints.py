@@ -24,7 +24,7 @@ from django.utils.datastructures import MultiValueDict
 
 from videostudio.api import errors
 from videostudio.api.auth import api_view
-from videostudio.api.videos import api_id, as_json, find, list_mark, uid_of, visible
+from videostudio.api.videos import api_id, as_json, find, list_mark, visible
 from videostudio.catalog.services import catalog_specs
 from videostudio.connection import get_client
 from videostudio.provider.catalog import find_model
@@ -444,7 +444,7 @@ def video_extension(request: HttpRequest) -> HttpResponseBase:
     data, _files = _body(request)
     source = data.get("video")
     raw = source.get("id") if isinstance(source, dict) else data.get("video_id")
-    if not isinstance(raw, str) or uid_of(raw) is None:
+    if not isinstance(raw, str) or not raw:
         raise BadRequest(
             "“video” is required: {\"id\": \"video_...\"}, the video to continue.",
             reason="missing_field", field="video",

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
@@ -46,7 +45,8 @@ def token_list(request: HttpRequest) -> HttpResponse:
             "form": form,
             "tokens": list(ApiToken.objects.filter(user_id=_member_id(request))),
             "new": _new_token(request),
-            "api_base": f"{settings.VIDEOSTUDIO_SITE_URL}/v1",
+            # Where this member reached the studio: the address their scripts use too.
+            "api_base": request.build_absolute_uri("/v1"),
         },
     )
 

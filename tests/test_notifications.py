@@ -472,3 +472,17 @@ def test_a_deleted_user_takes_their_notifications_along(owner: Any) -> None:
     User.objects.filter(pk=owner.pk).update(is_active=False)
     complete(running(owner))  # an inactive member is told nothing
     assert Notification.objects.count() == 1
+
+
+def test_health_answers_when_the_cache_does_not_while_the_worker_is_away(
+    client: Client, staff: Any, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise ConnectionError("the cache does not answer")
+
+    long_ago = timezone.now() - timedelta(seconds=settings.VIDEOSTUDIO_WORKER_STALE_SECONDS + 60)
+    heartbeat_beat(at=long_ago)
+    monkeypatch.setattr(cache, "add", broken)
+    monkeypatch.setattr(cache, "set", broken)
+    response = client.get("/health/")
+    assert response.status_code == 503 and response.json()["checks"]["cache"] != "ok"

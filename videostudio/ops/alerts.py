@@ -14,7 +14,6 @@ import logging
 from datetime import datetime
 
 from django.core.cache import cache
-from django.db import DatabaseError
 from django.utils import timezone
 from django.utils.formats import date_format
 
@@ -74,5 +73,5 @@ def alerts_now_and_then(*, worker: Check | None = None) -> None:
     try:
         if cache.add(THROTTLE_KEY, 1, 60):
             alerts_raise(worker=worker)
-    except DatabaseError:
+    except Exception:  # a database or a cache (Redis) that does not answer: /health/ says so
         log.warning("could not look for the team's troubles", exc_info=True)

@@ -21,10 +21,15 @@ SIZES = {"Media portrait": "720x1280", "Media landscape": "1280x720"}
 
 def make(page: Any, prompt: str, size: str) -> None:
     page.click("header >> text=New video")
-    page.select_option("#id_model", "Sora-2")
+    # Choosing the model redraws the durations and sizes (htmx): wait for that redraw,
+    # or a slow one lands after the size is chosen and puts the default back.
+    with page.expect_response(lambda r: "/videos/new/" in r.url and r.request.method == "GET"):
+        page.select_option("#id_model", "Sora-2")
+    page.wait_for_load_state("networkidle")
     page.fill("#id_prompt", prompt)
     page.select_option("#id_seconds", "4")
     page.select_option("#id_size", size)
+    assert page.input_value("#id_size") == size
     page.click("#video-form button[type=submit]")
     page.wait_for_selector(".video-card")
 

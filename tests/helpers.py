@@ -74,43 +74,67 @@ class Browser:
         return response.text
 
 
-def together(script: str, *args: str, processes: int = 2, env: dict[str, str] | None = None,
-             timeout: float = 120) -> list[Any]:  # fmt: skip
-    """Run `script` (Python, `-c`) in `processes` real processes against the test database,
-    all starting at the same moment; each prints one JSON line last, returned in order.
-
-    The script reads `sys.argv[1]` (the database's name), waits until the time in
-    `sys.argv[2]`, and gets `args` after that."""
-    import json
-    import os
-    import subprocess
+def together(
+    script: str, *args: str, processes: int = 2, env: dict[str, str] | None = None,
+    timeout: float = 120,
+) -> list[Any]:  # fmt: skip
+    """Run `script` (Python, `-c`) in `processes` real processes against the test
+    database, started together (`ready_together`): it reads the database's name in
+    `sys.argv[1]` and `args` after it."""
     import sys
-    from pathlib import Path
 
     from django.db import connection
 
-    start = time.time() + 2.0  # every process is set up by then
+    command = [sys.executable, "-c", script, str(connection.settings_dict["NAME"]), *args]
+    return ready_together([command] * processes, env=env, timeout=timeout)
+
+
+def ready_together(
+    commands: list[list[str]], *, env: dict[str, str] | None = None, timeout: float = 90
+) -> list[Any]:
+    """Run each command (a Python process) and start them all at once: each prints
+    "ready" once set up, then reads the start time (seconds since the epoch) on stdin;
+    each prints one JSON line last, returned in order."""
+    import json
+    import os
+    import subprocess
+    from pathlib import Path
+
     full_env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "videostudio.settings",
         "LOG_LEVEL": "ERROR",
         **(env or {}),
     }
-    command = [sys.executable, "-c", script, str(connection.settings_dict["NAME"]), str(start)]
     procs = [
         subprocess.Popen(
-            [*command, *args],
+            command,
             cwd=Path(__file__).resolve().parent.parent,
             env=full_env,
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
-        for _ in range(processes)
+        for command in commands
     ]
-    reports = []
-    for proc in procs:
-        out, err = proc.communicate(timeout=timeout)
-        assert proc.returncode == 0, err[-2000:]
-        reports.append(json.loads(out.strip().splitlines()[-1]))
+    try:
+        for proc in procs:  # every process is set up before any starts
+            assert proc.stdout is not None
+            line = proc.stdout.readline()
+            assert line.strip() == "ready", proc.stderr.read() if proc.stderr else ""
+        start = time.time() + 0.3
+        for proc in procs:  # then all start together
+            assert proc.stdin is not None
+            proc.stdin.write(f"{start}\n")
+            proc.stdin.flush()
+        reports = []
+        for proc in procs:
+            out, err = proc.communicate(timeout=timeout)
+            assert proc.returncode == 0, err[-2000:]
+            reports.append(json.loads(out.strip().splitlines()[-1]))
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
     return reports

@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,9 +29,9 @@ from videostudio.api.models import ApiToken
 from videostudio.api.services import token_create, token_revoke
 from videostudio.pacing.redis import KEY_PREFIX
 
+from .helpers import ready_together
 from .test_pacing import REDIS_URL, connect_redis
 
-ROOT = Path(__file__).resolve().parent.parent
 URLS = "tests.test_api_auth"
 
 
@@ -412,46 +409,13 @@ print(json.dumps(report), flush=True)
 
 def call_at_once(redis_url: str, raw: str, prefix: str, *, processes: int, run: float) -> list[Any]:
     env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "videostudio.settings",
-        "LOG_LEVEL": "ERROR",
         "VIDEOSTUDIO_API_TOKEN_RATE_PER_MINUTE": str(RATE),
         "VIDEOSTUDIO_API_TOKEN_BURST": str(BURST),
         "TEST_BUDGET_PREFIX": prefix,
     }
     database = str(connection.settings_dict["NAME"])
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", CALLER, database, redis_url, raw, str(run)],
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(processes)
-    ]
-    try:
-        for proc in procs:  # every process is set up before any starts
-            assert proc.stdout is not None
-            line = proc.stdout.readline()
-            assert line.strip() == "ready", proc.stderr.read() if proc.stderr else ""
-        start = time.time() + 0.3
-        for proc in procs:  # then all start together
-            assert proc.stdin is not None
-            proc.stdin.write(f"{start}\n")
-            proc.stdin.flush()
-        reports = []
-        for proc in procs:
-            out, err = proc.communicate(timeout=90)
-            assert proc.returncode == 0, err[-2000:]
-            reports.append(json.loads(out.strip().splitlines()[-1]))
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-    return reports
+    command = [sys.executable, "-c", CALLER, database, redis_url, raw, str(run)]
+    return ready_together([command] * processes, env=env)
 
 
 @pytest.fixture(

@@ -363,7 +363,9 @@ import django
 django.setup()
 from videostudio.notifications.delivery import deliveries_send
 from videostudio.notifications.emails import digests_send
-start, what = float(sys.argv[2]), sys.argv[3]
+what = sys.argv[2]
+print("ready", flush=True)
+start = float(sys.stdin.readline())
 while time.time() < start:
     time.sleep(0.002)
 done = 0

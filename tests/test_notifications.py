@@ -334,11 +334,12 @@ import django
 django.setup()
 from django.db import connection
 from videostudio.videos import events
-start = float(sys.argv[2])
+print("ready", flush=True)
+start = float(sys.stdin.readline())
 while time.time() < start:
     time.sleep(0.002)
 for n in range(30):
-    happening = events.Happening(kind="video.completed", key=f"k{n}", user_id=int(sys.argv[3]))
+    happening = events.Happening(kind="video.completed", key=f"k{n}", user_id=int(sys.argv[2]))
     events.emit(happening)
 print(json.dumps({"done": True}))
 """

@@ -4,24 +4,19 @@ and in Redis. Grants are stamped with the wall clock all of them share."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from django.db import connection
 
 from videostudio.pacing.redis import KEY_PREFIX
 
+from .helpers import ready_together
 from .test_pacing import REDIS_URL, connect_redis
 
-ROOT = Path(__file__).resolve().parent.parent
 RATE = 600  # a minute: 10 a second, so a few seconds give every process a fair share
 BURST = 5
 # A grant is stamped with the clock reading its decision used. In the database that is
@@ -85,40 +80,10 @@ def spend(
     pause_for: float = 0,
 ) -> Spent:
     name = f"test-{uuid.uuid4().hex}"
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "videostudio.settings", "LOG_LEVEL": "ERROR"}
     args = [kind, where, name]
     numbers = [str(RATE), str(BURST), str(run), str(pause_at), str(pause_for)]
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", SPENDER, *args, role, *numbers],
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for role in roles
-    ]
-    try:
-        for proc in procs:  # every process is set up before any starts
-            assert proc.stdout is not None
-            line = proc.stdout.readline()
-            assert line.strip() == "ready", proc.stderr.read() if proc.stderr else ""
-        start = time.time() + 0.2
-        for proc in procs:  # then all start together
-            assert proc.stdin is not None
-            proc.stdin.write(f"{start}\n")
-            proc.stdin.flush()
-        reports = []
-        for proc in procs:
-            out, err = proc.communicate(timeout=60)
-            assert proc.returncode == 0, err[-2000:]
-            reports.append(json.loads(out.strip().splitlines()[-1]))
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
+    commands = [[sys.executable, "-c", SPENDER, *args, role, *numbers] for role in roles]
+    reports = ready_together(commands, timeout=60)
     paused = [report["paused"] for report in reports if report["paused"]]
     return Spent(
         grants=[report["grants"] for report in reports if not report["paused"]],

@@ -569,7 +569,8 @@ import django
 django.setup()
 from videostudio.notifications.delivery import deliveries_send
 from videostudio.notifications.models import Delivery
-start = float(sys.argv[2])
+print("ready", flush=True)
+start = float(sys.stdin.readline())
 while time.time() < start:
     time.sleep(0.002)
 tried = 0

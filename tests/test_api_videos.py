@@ -402,3 +402,23 @@ def test_the_tokens_page_names_the_address_the_member_reached(client: Client, ow
     client.force_login(owner)
     page = client.get("/account/tokens/", HTTP_HOST="localhost:8011").content.decode()
     assert "<code>http://localhost:8011/v1</code>" in page
+
+
+def test_a_job_made_through_the_api_tells_its_owner_when_it_is_ready(
+    api: Any, provider: ProviderClient, owner: User
+) -> None:
+    from videostudio.notifications.models import Notification
+    from videostudio.videos import states
+
+    made = api("post", "/v1/videos", SORA).json()
+    video = Video.objects.get(uid=uuid.UUID(hex=made["id"].removeprefix("video_")))
+    Video.objects.filter(pk=video.pk).update(status=Video.Status.IN_PROGRESS)
+    video.refresh_from_db()
+    now = timezone.now()
+    assert states.video_observed(
+        video,
+        fields={"status": Video.Status.COMPLETED, "archived_at": now,
+                "video_file": "videos/x/video.mp4"},
+    )  # fmt: skip
+    told = Notification.objects.filter(recipient=owner).values_list("event__kind", flat=True)
+    assert list(told) == ["video.completed"]

@@ -41,7 +41,7 @@ def costs_recorded(video_id: int) -> None:
     """After a job finished: estimate a cost nobody reported, drop a ledger link the
     provider's word contradicts (a failed job is never charged; a reported cost is
     exact), and learn the rate."""
-    video = Video.objects.filter(pk=video_id).select_related("charge").first()
+    video = Video.objects.filter(pk=video_id).select_related("charge", "owner").first()
     if video is None:
         return
     if video.status == Video.Status.COMPLETED and video.cost_source in ("", Video.Cost.ESTIMATED):
